@@ -1,0 +1,34 @@
+# The README's two commands are `make demo` and `make test`; both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install control-plane lint test unit demo demo-stop
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+control-plane:
+	scripts/control-plane
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy app
+
+test: install control-plane
+	$(BIN)/pytest -p no:cacheprovider
+
+unit: install
+	$(BIN)/pytest -p no:cacheprovider tests/unit tests/http
+
+demo: install control-plane
+	$(BIN)/python scripts/demo.py
+
+demo-stop:
+	$(BIN)/python scripts/demo.py --stop

@@ -1,0 +1,59 @@
+"""Per-namespace match tables: the kubelet's keyring over the credentials in scope (pure).
+
+A table parses every registry key once and remembers each image it has answered, so a review on
+the hot path costs a dict lookup per container once the table is warm.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.keyring import RegistryKey, lookup, parse_key
+from app.reference import ImageName, parse_image
+from app.scope import Scoped
+
+_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    credential: Scoped
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageMatch:
+    image: ImageName | None
+    matches: tuple[Match, ...]
+
+
+class MatchTable:
+    """One keyring, as the kubelet would build it from the pod's pull secrets."""
+
+    __slots__ = ("_cache", "_keys", "_owners", "credentials")
+
+    def __init__(self, credentials: Sequence[Scoped]) -> None:
+        self.credentials = tuple(credentials)
+        self._keys: list[RegistryKey] = []
+        self._owners: dict[int, Scoped] = {}
+        for credential in self.credentials:
+            for raw in credential.source.keys:
+                key = parse_key(raw)
+                if key is not None:
+                    self._keys.append(key)
+                    self._owners[id(key)] = credential
+        self._cache: dict[str, ImageMatch] = {}
+
+    def match(self, image: str) -> ImageMatch:
+        found = self._cache.get(image)
+        if found is None:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            found = self._cache[image] = self._lookup(image)
+        return found
+
+    def _lookup(self, image: str) -> ImageMatch:
+        name = parse_image(image)
+        if name is None or not self._keys:
+            return ImageMatch(name, ())
+        matched = lookup(self._keys, name)
+        return ImageMatch(name, tuple(Match(self._owners[id(k)], k.raw) for k in matched))

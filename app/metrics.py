@@ -1,0 +1,25 @@
+"""Prometheus metrics: what an admin graphs and alerts on."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ADMISSIONS = Counter(
+    "pullpass_admissions_total",
+    "Admission reviews answered, by outcome (patched, unchanged, skipped, rejected, error).",
+    ["outcome"],
+)
+ADMISSION_SECONDS = Histogram(
+    "pullpass_admission_duration_seconds",
+    "Time spent deciding one admission review, body read to response encoded.",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)
+INDEX_NAMESPACES = Gauge("pullpass_index_namespaces", "Namespaces in the index.")
+INDEX_CREDENTIALS = Gauge("pullpass_index_credentials", "Registry credentials in the index.")
+WATCH_RESTARTS = Counter(
+    "pullpass_watch_restarts_total", "Watches started again after they ended.", ["resource"]
+)
+RELISTS = Counter(
+    "pullpass_relists_total", "Full lists after a lost watch or 410 Gone.", ["resource"]
+)
+CERT_RELOADS = Counter(
+    "pullpass_certificate_reloads_total", "Serving certificate reloads, by result.", ["result"]
+)

@@ -1,0 +1,113 @@
+"""`pullpass serve`: wire the index, its feed, TLS and the two HTTP servers together."""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from app import logs, metrics
+from app.cli import UsageError
+from app.index import Index
+from app.kube import api_client, own_namespace
+from app.objects import BadInput, load_objects
+from app.scope import ScopeSettings
+from app.server import health_app, webhook_app
+from app.tls import ReloadingContext
+from app.watch import Feed
+
+log = logging.getLogger("pullpass")
+
+
+class _Server(uvicorn.Server):
+    """Signals are handled once for both servers, in `serve`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def scope_settings(args: argparse.Namespace) -> ScopeSettings:
+    namespace = args.credentials_namespace or (
+        "default" if getattr(args, "objects", None) else own_namespace(args.kubeconfig)
+    )
+    return ScopeSettings(credentials_namespace=namespace, project_label=args.project_label)
+
+
+def serve(args: argparse.Namespace) -> int:
+    logs.setup(args.log_level)
+    if not args.cert_file or not args.key_file:
+        raise UsageError("pullpass serve: --cert-file and --key-file are required")
+    try:
+        tls = ReloadingContext(args.cert_file, args.key_file)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"pullpass serve: cannot load the serving certificate: {error}") from None
+    index = Index(scope_settings(args))
+    ready: Callable[[], bool]
+    feed = None
+    if args.objects:
+        try:
+            namespaces, credentials = load_objects(args.objects)
+        except BadInput as error:
+            raise UsageError(f"pullpass serve: {error}") from None
+        index.replace_namespaces(namespaces)
+        for credential in credentials:
+            index.put_credential(credential)
+        metrics.INDEX_NAMESPACES.set(len(namespaces))
+        metrics.INDEX_CREDENTIALS.set(len(credentials))
+
+        def ready() -> bool:
+            return True
+    else:
+        feed = Feed(api_client(args.kubeconfig), index)
+        feed.start()
+        ready = feed.ready
+    log.info(
+        "starting",
+        extra={
+            "port": args.port,
+            "metrics_port": args.metrics_port,
+            "credentials_namespace": index.settings.credentials_namespace,
+            "project_label": index.settings.project_label,
+            "source": "objects" if args.objects else "cluster",
+        },
+    )
+    asyncio.run(_run(args, index, tls, ready))
+    if feed is not None:
+        feed.stop()
+    return 0
+
+
+async def _run(
+    args: argparse.Namespace, index: Index, tls: ReloadingContext, ready: Callable[[], bool]
+) -> None:
+    common = {"host": args.address, "log_config": None, "access_log": False, "lifespan": "off"}
+    webhook = _Server(
+        uvicorn.Config(
+            webhook_app(index),
+            port=args.port,
+            ssl_certfile=args.cert_file,
+            ssl_context_factory=lambda _config, _default: tls.context,
+            timeout_keep_alive=30,
+            limit_concurrency=2048,
+            **common,
+        )
+    )
+    health = _Server(uvicorn.Config(health_app(ready), port=args.metrics_port, **common))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stop, webhook, health)
+    reloader = asyncio.create_task(tls.watch())
+    try:
+        await asyncio.gather(webhook.serve(), health.serve())
+    finally:
+        reloader.cancel()
+
+
+def _stop(*servers: uvicorn.Server) -> None:
+    log.info("stopping")
+    for server in servers:
+        server.should_exit = True

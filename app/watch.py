@@ -1,0 +1,215 @@
+"""Feed the index from the API server: list, then watch from the list's resourceVersion.
+
+Runs on threads with the official client, reading raw JSON (orjson) instead of building a
+model object per Secret, which keeps start-up fast on large clusters. A lost watch or a 410 Gone
+means a fresh list, after a capped exponential backoff.
+"""
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+from kubernetes import client
+from kubernetes.watch.watch import iter_resp_lines
+
+from app import metrics
+from app.credential import CREDENTIAL_TYPES, credential_from_secret, namespace_from_object
+from app.dockercfg import BadDockerConfig
+from app.index import Index
+from app.scope import claims_scope
+
+log = logging.getLogger("pullpass.watch")
+
+PAGE = 500
+WATCH_SECONDS = 240
+MAX_BACKOFF = 30.0
+
+
+class Gone(Exception):
+    """The resourceVersion is too old: only a new list can catch up."""
+
+
+class Watcher(threading.Thread):
+    """One list-and-watch loop for one kind of object."""
+
+    def __init__(self, resource: str, call: Callable[..., Any], apply: Callable[..., None]) -> None:
+        super().__init__(name=f"watch-{resource}", daemon=True)
+        self.resource = resource
+        self._call = call
+        self._apply = apply
+        self.listed = threading.Event()
+        self.healthy = False
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        backoff = 0.5
+        first = True
+        while not self.stopping.is_set():
+            try:
+                if not first:
+                    metrics.RELISTS.labels(self.resource).inc()
+                version = self._list()
+                first = False
+                self.healthy = True
+                self.listed.set()
+                backoff = 0.5
+                self._watch(version)
+            except Gone:
+                log.info("watch expired, listing again", extra={"resource": self.resource})
+            except Exception as error:  # every failure ends in a relist; the loop must survive
+                self.healthy = False
+                log.warning(
+                    "list or watch failed, retrying",
+                    extra={
+                        "resource": self.resource,
+                        "why": type(error).__name__,
+                        "backoff": backoff,
+                    },
+                )
+                self.stopping.wait(backoff * random.uniform(0.8, 1.2))  # noqa: S311
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _list(self) -> str:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = orjson.loads(self._call(limit=PAGE, _continue=token).data)
+            items.extend(page.get("items") or ())
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                self._apply("LIST", items)
+                return str(page["metadata"]["resourceVersion"])
+
+    def _watch(self, version: str) -> None:
+        while not self.stopping.is_set():
+            response = self._call(
+                watch=True,
+                resource_version=version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=WATCH_SECONDS,
+                _request_timeout=(10, WATCH_SECONDS + 30),
+            )
+            try:
+                for event in _events(response):
+                    obj = event.get("object") or {}
+                    kind = event.get("type")
+                    if kind == "ERROR":
+                        if obj.get("code") == 410:
+                            raise Gone
+                        raise RuntimeError(f"watch error {obj.get('code')}")
+                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                    if kind != "BOOKMARK":
+                        self._apply(kind, obj)
+            finally:
+                response.release_conn()
+            metrics.WATCH_RESTARTS.labels(self.resource).inc()
+
+
+def _events(response: Any) -> Iterator[dict[str, Any]]:
+    for line in iter_resp_lines(response):
+        yield orjson.loads(line)
+
+
+class Feed:
+    """The watchers that keep one index current, and their readiness."""
+
+    def __init__(self, api: client.ApiClient, index: Index) -> None:
+        self.index = index
+        core = client.CoreV1Api(api)
+        self._reported: set[str] = set()
+        self.watchers = [Watcher("namespaces", self._raw(core.list_namespace), self._namespace)]
+        for secret_type in CREDENTIAL_TYPES:
+            selector = f"type={secret_type}"
+
+            def call(selector: str = selector, **kw: Any) -> Any:
+                return core.list_secret_for_all_namespaces(
+                    field_selector=selector, _preload_content=False, **kw
+                )
+
+            self.watchers.append(
+                Watcher(secret_type.split("/")[-1], call, self._secrets_of(secret_type))
+            )
+
+    @staticmethod
+    def _raw(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(**kw: Any) -> Any:
+            return fn(_preload_content=False, **kw)
+
+        return call
+
+    def start(self) -> None:
+        for watcher in self.watchers:
+            watcher.start()
+
+    def stop(self) -> None:
+        for watcher in self.watchers:
+            watcher.stopping.set()
+
+    def listed(self) -> bool:
+        return all(w.listed.is_set() for w in self.watchers)
+
+    def ready(self) -> bool:
+        return all(w.listed.is_set() and w.healthy for w in self.watchers)
+
+    def wait_listed(self, timeout: float) -> bool:
+        return all(w.listed.wait(timeout) for w in self.watchers)
+
+    def _namespace(self, kind: str, obj: Any) -> None:
+        if kind == "LIST":
+            self.index.replace_namespaces(namespace_from_object(o) for o in obj)
+        elif kind == "DELETED":
+            self.index.delete_namespace(obj["metadata"]["name"])
+        else:
+            self.index.put_namespace(namespace_from_object(obj))
+        self._sizes()
+
+    def _secrets_of(self, secret_type: str) -> Callable[[str, Any], None]:
+        def apply(kind: str, obj: Any) -> None:
+            if kind == "LIST":
+                self.index.replace_credentials(
+                    secret_type, filter(None, (self._credential(o) for o in obj))
+                )
+            elif kind == "DELETED":
+                meta = obj["metadata"]
+                self.index.delete_credential(meta["namespace"], meta["name"])
+            else:
+                credential = self._credential(obj)
+                if credential is None:
+                    meta = obj["metadata"]
+                    self.index.delete_credential(meta["namespace"], meta["name"])
+                else:
+                    self.index.put_credential(credential)
+            self._sizes()
+
+        return apply
+
+    def _credential(self, obj: dict[str, Any]) -> Any:
+        ref = f"{obj['metadata'].get('namespace')}/{obj['metadata'].get('name')}"
+        try:
+            credential = credential_from_secret(obj)
+        except BadDockerConfig as error:
+            self._report_once(ref, "registry credential ignored: unreadable data", str(error))
+            return None
+        if (
+            credential is not None
+            and credential.namespace != self.index.settings.credentials_namespace
+            and claims_scope(credential)
+            and not credential.managed
+        ):
+            self._report_once(
+                ref, "source labels ignored outside the credentials namespace", "not a source"
+            )
+        return credential
+
+    def _report_once(self, ref: str, message: str, why: str) -> None:
+        if ref not in self._reported:
+            self._reported.add(ref)
+            log.warning(message, extra={"secret": ref, "why": why})
+
+    def _sizes(self) -> None:
+        namespaces, credentials = self.index.sizes()
+        metrics.INDEX_NAMESPACES.set(namespaces)
+        metrics.INDEX_CREDENTIALS.set(credentials)

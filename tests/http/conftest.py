@@ -1,0 +1,95 @@
+"""A real `pullpass serve --objects` subprocess over TLS, shared by the HTTP tests."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from objects_fixture import OBJECTS
+from support import free_port, wait_for
+
+PULLPASS = [sys.executable, "-m", "app"]
+
+
+class Server:
+    def __init__(
+        self, base: str, metrics: str, ca: Path, log: Path, process: subprocess.Popen[bytes]
+    ):
+        self.base = base
+        self.metrics = metrics
+        self.log = log
+        self.process = process
+        self.client = httpx.Client(verify=str(ca), timeout=10)
+
+    def post(self, body: bytes | dict[str, Any], **kw: Any) -> httpx.Response:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post(f"{self.base}/mutate", content=content, **kw)
+
+    def logs(self) -> str:
+        return self.log.read_text()
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("certs")
+    subprocess.run([*PULLPASS, "certs", "--out", str(out), "--host", "127.0.0.1"], check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def objects_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("objects") / "objects.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": OBJECTS}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(
+    certs: Path, objects_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    port, metrics_port = free_port(), free_port()
+    log = tmp_path_factory.mktemp("logs") / "serve.log"
+    env = {
+        **os.environ,
+        # Configured through the environment on purpose: every flag has a PULLPASS_* twin.
+        "PULLPASS_PORT": str(port),
+        "PULLPASS_METRICS_PORT": str(metrics_port),
+        "PULLPASS_CERT_FILE": str(certs / "tls.crt"),
+        "PULLPASS_KEY_FILE": str(certs / "tls.key"),
+        "PULLPASS_OBJECTS": str(objects_file),
+        "PULLPASS_CREDENTIALS_NAMESPACE": "pullpass-system",
+        "PULLPASS_LOG_LEVEL": "debug",
+    }
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*PULLPASS, "serve", "--address", "127.0.0.1"], env=env, stderr=sink
+        )
+    server = Server(
+        f"https://127.0.0.1:{port}",
+        f"http://127.0.0.1:{metrics_port}",
+        certs / "ca.crt",
+        log,
+        process,
+    )
+    try:
+        wait_for(
+            lambda: (
+                httpx.get(f"{server.metrics}/readyz").status_code == 200
+                or process.poll() is not None
+            ),
+            20,
+            "pullpass serve to be ready",
+        )
+        assert process.poll() is None, f"pullpass serve exited: {log.read_text()[-2000:]}"
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,113 @@
+"""A rotated certificate is served to new connections with no restart."""
+
+import shutil
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import PULLPASS
+from support import free_port, pod, review, wait_for
+
+
+def _certs(out: Path) -> Path:
+    subprocess.run([*PULLPASS, "certs", "--out", str(out), "--host", "127.0.0.1"], check=True)
+    return out
+
+
+def test_rotated_certificate_is_picked_up(tmp_path: Path, objects_file: Path) -> None:
+    first, second, live = _certs(tmp_path / "a"), _certs(tmp_path / "b"), tmp_path / "live"
+    shutil.copytree(first, live)
+    port, metrics_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            *PULLPASS,
+            "serve",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--metrics-port",
+            str(metrics_port),
+            "--cert-file",
+            str(live / "tls.crt"),
+            "--key-file",
+            str(live / "tls.key"),
+            "--objects",
+            str(objects_file),
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"https://127.0.0.1:{port}/mutate"
+    body = review(pod("team-a", "quay.io/x/y"))
+    try:
+        wait_for(
+            lambda: httpx.post(url, json=body, verify=str(first / "ca.crt")).status_code == 200,
+            20,
+            "serve",
+        )
+        for name in ("tls.key", "tls.crt"):
+            shutil.copy(second / name, live / f".{name}")
+            (live / f".{name}").replace(live / name)
+        wait_for(
+            lambda: httpx.post(url, json=body, verify=str(second / "ca.crt")).status_code == 200,
+            10,
+            "the new certificate",
+        )
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.post(url, json=body, verify=str(first / "ca.crt"))
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_broken_new_certificate_keeps_the_old_one(tmp_path: Path, objects_file: Path) -> None:
+    first, live = _certs(tmp_path / "a"), tmp_path / "live"
+    shutil.copytree(first, live)
+    port, metrics_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--metrics-port",
+            str(metrics_port),
+            "--cert-file",
+            str(live / "tls.crt"),
+            "--key-file",
+            str(live / "tls.key"),
+            "--objects",
+            str(objects_file),
+        ],
+        stderr=subprocess.PIPE,
+    )
+    url = f"https://127.0.0.1:{port}/mutate"
+    body = review(pod("team-a", "quay.io/x/y"))
+    try:
+        wait_for(
+            lambda: httpx.post(url, json=body, verify=str(first / "ca.crt")).status_code == 200,
+            20,
+            "serve",
+        )
+        (live / "tls.crt").write_text("not a certificate")
+        wait_for(
+            lambda: (
+                'certificate_reloads_total{result="error"} 1.0'
+                in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            ),
+            10,
+            "the refused reload",
+        )
+        ctx = ssl.create_default_context(cafile=str(first / "ca.crt"))
+        assert httpx.post(url, json=body, verify=ctx).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(10)

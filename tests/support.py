@@ -1,0 +1,126 @@
+"""Helpers shared by the suites: free ports, waiting, and building credentials and reviews."""
+
+import base64
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def dockerconfigjson(keys: dict[str, tuple[str, str]]) -> str:
+    """The base64 `.dockerconfigjson` for registry key -> (username, password)."""
+    auths = {
+        key: {
+            "username": user,
+            "password": password,
+            "auth": base64.b64encode(f"{user}:{password}".encode()).decode(),
+        }
+        for key, (user, password) in keys.items()
+    }
+    return base64.b64encode(json.dumps({"auths": auths}).encode()).decode()
+
+
+def secret(
+    namespace: str,
+    name: str,
+    keys: dict[str, tuple[str, str]],
+    *,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    legacy: bool = False,
+) -> dict[str, Any]:
+    if legacy:
+        flat = {
+            k: {"auth": base64.b64encode(f"{u}:{p}".encode()).decode()}
+            for k, (u, p) in keys.items()
+        }
+        data = {".dockercfg": base64.b64encode(json.dumps(flat).encode()).decode()}
+    else:
+        data = {".dockerconfigjson": dockerconfigjson(keys)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels or {},
+            "annotations": annotations or {},
+        },
+        "type": "kubernetes.io/dockercfg" if legacy else "kubernetes.io/dockerconfigjson",
+        "data": data,
+    }
+
+
+def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": labels or {}},
+    }
+
+
+def pod(
+    namespace: str,
+    *images: str,
+    init: tuple[str, ...] = (),
+    pull_secrets: tuple[str, ...] | None = None,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]
+    }
+    if init:
+        spec["initContainers"] = [{"name": f"i{i}", "image": image} for i, image in enumerate(init)]
+    if pull_secrets is not None:
+        spec["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
+    metadata: dict[str, Any] = {"name": "p", "namespace": namespace, "labels": labels or {}}
+    if annotations is not None:
+        metadata["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+def review(
+    obj: dict[str, Any] | None,
+    *,
+    operation: str = "CREATE",
+    kind: str = "Pod",
+    group: str = "",
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    namespace = ((obj or {}).get("metadata") or {}).get("namespace", "default")
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": str(uuid.uuid4()),
+            "kind": {"group": group, "version": "v1", "kind": kind},
+            "resource": {"group": group, "version": "v1", "resource": kind.lower() + "s"},
+            "operation": operation,
+            "namespace": namespace,
+            "name": "p",
+            "dryRun": dry_run,
+            "object": obj,
+        },
+    }
