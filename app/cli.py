@@ -66,6 +66,12 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> int:
+    if not text.isdigit() or not 3 <= int(text) <= 3600:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a duration from 3 to 3600 seconds")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pullpass", description="Registry credentials for every Pod.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -85,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve from Namespaces and Secrets in FILE instead of a cluster (repeatable)",
     )
     _scope_options(serve)
+    _option(
+        serve,
+        "--replicate",
+        True,
+        action=argparse.BooleanOptionalAction,
+        help="copy project and cluster sources into namespaces (on the Lease holder only)",
+    )
+    _option(serve, "--lease-name", "pullpass", help="Lease that elects the replicating replica")
+    _option(serve, "--lease-namespace", help="namespace of the Lease; default: pullpass's own")
+    _option(serve, "--lease-duration", "15", type=_seconds, help="Lease duration in seconds")
+    _option(serve, "--identity", help="this replica's name in the Lease; default: POD_NAME or host")
     _option(serve, "--log-level", "info", choices=["debug", "info", "warning", "error"])
 
     explain = commands.add_parser("explain", help="show what the webhook would add to a pod")

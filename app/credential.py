@@ -32,6 +32,7 @@ class Credential:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     keys: tuple[str, ...]
+    version: str = ""
 
     @property
     def ref(self) -> str:
@@ -71,6 +72,7 @@ def credential_from_secret(obj: Mapping[str, Any]) -> Credential | None:
         labels=_strings(metadata, "labels"),
         annotations=annotations,
         keys=registry_keys(str(secret_type), data or {}),
+        version=str(metadata.get("resourceVersion", "")),
     )
 
 

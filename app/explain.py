@@ -24,7 +24,7 @@ from app.decode import BadReview
 from app.dockercfg import BadDockerConfig
 from app.handle import handle
 from app.index import Index
-from app.kube import api_client, list_json
+from app.kube import api_client, call_json
 from app.objects import BadInput, load_objects, read_documents
 from app.pod import PodView, read_pod
 from app.review import Request
@@ -130,11 +130,11 @@ def _objects(args: argparse.Namespace) -> tuple[list[NamespaceInfo], list[Creden
 def _from_cluster(kubeconfig: str | None) -> tuple[list[NamespaceInfo], list[Credential]]:
     core = client.CoreV1Api(api_client(kubeconfig))
     try:
-        raw = list_json(core.list_namespace)
+        raw = call_json(core.list_namespace)
         namespaces = [namespace_from_object(o) for o in raw["items"]]
         credentials = []
         for secret_type in CREDENTIAL_TYPES:
-            raw = list_json(
+            raw = call_json(
                 core.list_secret_for_all_namespaces, field_selector=f"type={secret_type}"
             )
             for obj in raw["items"]:

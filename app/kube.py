@@ -44,7 +44,7 @@ def own_namespace(kubeconfig: str | None) -> str:
     return str((context or {}).get("context", {}).get("namespace") or "default")
 
 
-def list_json(call: Callable[..., Any], **params: Any) -> dict[str, Any]:
-    """One list call read as raw JSON: no model object is built per item."""
-    page: dict[str, Any] = orjson.loads(call(_preload_content=False, **params).data)
-    return page
+def call_json(call: Callable[..., Any], *args: Any, **params: Any) -> dict[str, Any]:
+    """One API call answered as raw JSON: no model object is built per item."""
+    answer: dict[str, Any] = orjson.loads(call(*args, _preload_content=False, **params).data)
+    return answer

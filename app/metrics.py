@@ -23,3 +23,17 @@ RELISTS = Counter(
 CERT_RELOADS = Counter(
     "pullpass_certificate_reloads_total", "Serving certificate reloads, by result.", ["result"]
 )
+LEADER = Gauge("pullpass_leader", "1 while this replica holds the replication Lease.")
+COPIES = Gauge("pullpass_copies", "Project and cluster credential copies, by state.", ["state"])
+CONFLICTS = Counter(
+    "pullpass_copy_conflicts_total",
+    "Copies not written because a Secret pullpass does not manage holds the name.",
+)
+REPLICATION_SECONDS = Histogram(
+    "pullpass_replication_duration_seconds",
+    "Time from a change seen in the index to every copy written.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+REPLICATION_ERRORS = Counter(
+    "pullpass_replication_errors_total", "Failed writes of copies, by action.", ["action"]
+)

@@ -4,16 +4,21 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 from collections.abc import Callable, Iterator
 
 import uvicorn
+from kubernetes.client import ApiClient
 
 from app import logs, metrics
 from app.cli import UsageError
 from app.index import Index
 from app.kube import api_client, own_namespace
+from app.leader import Elector
 from app.objects import BadInput, load_objects
+from app.replicator import Replicator
 from app.scope import ScopeSettings
 from app.server import health_app, webhook_app
 from app.tls import ReloadingContext
@@ -62,9 +67,12 @@ def serve(args: argparse.Namespace) -> int:
         def ready() -> bool:
             return True
     else:
-        feed = Feed(api_client(args.kubeconfig), index)
+        api = api_client(args.kubeconfig)
+        feed = Feed(api, index)
         feed.start()
         ready = feed.ready
+        if args.replicate:
+            _start_replication(args, api, index)
     log.info(
         "starting",
         extra={
@@ -79,6 +87,16 @@ def serve(args: argparse.Namespace) -> int:
     if feed is not None:
         feed.stop()
     return 0
+
+
+def _start_replication(args: argparse.Namespace, api: ApiClient, index: Index) -> None:
+    identity = (
+        args.identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    )
+    namespace = args.lease_namespace or own_namespace(args.kubeconfig)
+    elector = Elector(api, namespace, args.lease_name, identity, args.lease_duration)
+    elector.start()
+    Replicator(api, index, elector.leading).start()
 
 
 async def _run(
