@@ -67,8 +67,14 @@ def _port(text: str) -> int:
 
 
 def _seconds(text: str) -> int:
-    if not text.isdigit() or not 3 <= int(text) <= 3600:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a duration from 3 to 3600 seconds")
+    if not text.isdigit() or not 1 <= int(text) <= 3600:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a duration from 1 to 3600 seconds")
+    return int(text)
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3650:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of days from 1 to 3650")
     return int(text)
 
 
@@ -82,6 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     _option(serve, "--metrics-port", "8080", type=_port, help="HTTP port of health and metrics")
     _option(serve, "--cert-file", help="serving certificate (PEM), reloaded on change")
     _option(serve, "--key-file", help="serving key (PEM), reloaded on change")
+    _option(
+        serve,
+        "--tls-secret",
+        help="self-managed certificates: keep a CA and serving pair in this Secret",
+    )
+    _option(serve, "--webhook-config", help="self-managed: MutatingWebhookConfiguration to patch")
+    _option(serve, "--service", help="self-managed: Service whose DNS names the cert covers")
+    _option(serve, "--cert-dir", help="self-managed: where to write tls.crt and tls.key")
+    _option(serve, "--cert-days", "365", type=_days, help="self-managed: serving cert lifetime")
+    _option(
+        serve,
+        "--cert-check-interval",
+        "60",
+        type=_seconds,
+        help="self-managed: seconds between checks",
+    )
     _option(serve, "--kubeconfig", help="kubeconfig file; default: KUBECONFIG or in-cluster")
     _option(
         serve,
@@ -147,6 +169,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     if hasattr(args, "objects_env"):
         args.objects = args.objects if args.objects is not None else args.objects_env
         del args.objects_env
+    if args.command == "serve" and args.lease_duration < 3:
+        raise UsageError("pullpass serve: --lease-duration must be at least 3 seconds")
+    if args.command == "serve" and args.tls_secret and not (args.webhook_config and args.service):
+        raise UsageError("pullpass serve: --tls-secret needs --webhook-config and --service")
     if getattr(args, "rancher", False):
         args.project_label = labels.RANCHER_PROJECT
     return args

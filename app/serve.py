@@ -7,6 +7,8 @@ import logging
 import os
 import signal
 import socket
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 
 import uvicorn
@@ -20,6 +22,7 @@ from app.leader import Elector
 from app.objects import BadInput, load_objects
 from app.replicator import Replicator
 from app.scope import ScopeSettings
+from app.selfcert import SelfManagedCerts
 from app.server import health_app, webhook_app
 from app.tls import ReloadingContext
 from app.watch import Feed
@@ -44,6 +47,10 @@ def scope_settings(args: argparse.Namespace) -> ScopeSettings:
 
 def serve(args: argparse.Namespace) -> int:
     logs.setup(args.log_level)
+    api = None if args.objects else api_client(args.kubeconfig)
+    if args.tls_secret:
+        certs = _self_managed_certs(args, api or api_client(args.kubeconfig))
+        args.cert_file, args.key_file = certs.cert_file, certs.key_file
     if not args.cert_file or not args.key_file:
         raise UsageError("pullpass serve: --cert-file and --key-file are required")
     try:
@@ -53,21 +60,12 @@ def serve(args: argparse.Namespace) -> int:
     index = Index(scope_settings(args))
     ready: Callable[[], bool]
     feed = None
-    if args.objects:
-        try:
-            namespaces, credentials = load_objects(args.objects)
-        except BadInput as error:
-            raise UsageError(f"pullpass serve: {error}") from None
-        index.replace_namespaces(namespaces)
-        for credential in credentials:
-            index.put_credential(credential)
-        metrics.INDEX_NAMESPACES.set(len(namespaces))
-        metrics.INDEX_CREDENTIALS.set(len(credentials))
+    if api is None:
+        _load_objects(args.objects, index)
 
         def ready() -> bool:
             return True
     else:
-        api = api_client(args.kubeconfig)
         feed = Feed(api, index)
         feed.start()
         ready = feed.ready
@@ -87,6 +85,43 @@ def serve(args: argparse.Namespace) -> int:
     if feed is not None:
         feed.stop()
     return 0
+
+
+def _load_objects(paths: list[str], index: Index) -> None:
+    try:
+        namespaces, credentials = load_objects(paths)
+    except BadInput as error:
+        raise UsageError(f"pullpass serve: {error}") from None
+    index.replace_namespaces(namespaces)
+    for credential in credentials:
+        index.put_credential(credential)
+    metrics.INDEX_NAMESPACES.set(len(namespaces))
+    metrics.INDEX_CREDENTIALS.set(len(credentials))
+
+
+def _self_managed_certs(args: argparse.Namespace, api: ApiClient) -> SelfManagedCerts:
+    """First certificate before serving; a thread keeps it current afterwards."""
+    certs = SelfManagedCerts(
+        api,
+        namespace=own_namespace(args.kubeconfig),
+        secret=args.tls_secret,
+        webhook_config=args.webhook_config,
+        service=args.service,
+        cert_dir=args.cert_dir or tempfile.mkdtemp(prefix="pullpass-certs-"),
+        days=args.cert_days,
+        interval=args.cert_check_interval,
+    )
+    delay = 0.5
+    while True:
+        try:
+            certs.ensure()
+            break
+        except Exception as error:  # the API may not be reachable yet: wait, as a pod would
+            log.warning("first certificate failed, retrying", extra={"why": str(error)[:200]})
+            time.sleep(delay)
+            delay = min(delay * 2, 15)
+    certs.start()
+    return certs
 
 
 def _start_replication(args: argparse.Namespace, api: ApiClient, index: Index) -> None:

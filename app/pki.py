@@ -1,0 +1,114 @@
+"""Certificate authority and serving certificates (pure: bytes in, bytes out)."""
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pullpass CA")])
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    cert: bytes
+    key: bytes
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def new_ca(days: int) -> Pair:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(CA_NAME)
+        .issuer_name(CA_NAME)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - datetime.timedelta(minutes=5))
+        .not_valid_after(_now() + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return Pair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def issue(ca: Pair, hosts: list[str], days: int) -> Pair:
+    """A serving certificate for `hosts`: IPs become IP SANs, the rest DNS SANs."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert)
+    ca_key = serialization.load_pem_private_key(ca.key, None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the CA key must be an EC key")
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    key = ec.generate_private_key(ec.SECP256R1())
+    not_after = min(_now() + datetime.timedelta(days=days), ca_cert.not_valid_after_utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0][:64])]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - datetime.timedelta(minutes=5))
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return Pair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def fresh_enough(pair: Pair, ca: Pair, hosts: list[str] | None = None) -> bool:
+    """Usable as is: issued by `ca` (or `ca` itself), covering `hosts`, a third of its life left.
+
+    Renewing at two thirds of the lifetime, as cert-manager does by default, leaves time for
+    every replica and the API server to pick up the new certificate before the old one expires.
+    """
+    try:
+        cert = x509.load_pem_x509_certificate(pair.cert)
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca.cert))
+        key = serialization.load_pem_private_key(pair.key, None)
+        if key.public_key() != cert.public_key():
+            return False
+        covered: set[str] = set()
+        if hosts is not None:
+            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            covered = {str(v) for v in sans.get_values_for_type(x509.IPAddress)}
+            covered |= set(sans.get_values_for_type(x509.DNSName))
+    except (ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature):
+        return False
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    remaining = cert.not_valid_after_utc - _now()
+    return set(hosts or ()) <= covered and remaining > lifetime / 3
+
+
+def valid_cas(bundle: bytes) -> list[bytes]:
+    """The unexpired certificates of a PEM bundle, each as PEM."""
+    try:
+        certs = x509.load_pem_x509_certificates(bundle) if bundle.strip() else []
+    except ValueError:
+        return []
+    return [
+        c.public_bytes(serialization.Encoding.PEM) for c in certs if c.not_valid_after_utc > _now()
+    ]
