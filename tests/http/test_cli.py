@@ -163,3 +163,14 @@ def test_pullpass_console_script_and_module_agree() -> None:
         subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False).stdout
         == run("--help").stdout
     )
+
+
+def test_readme_configuration_table_lists_every_serve_flag() -> None:
+    from app.cli import build_parser, env_name
+
+    readme = (ROOT / "README.md").read_text()
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    for action in serve._actions:
+        for flag in action.option_strings[:1]:
+            if flag != "-h":
+                assert f"| `{flag}` | `{env_name(flag)}`" in readme, flag
