@@ -1,0 +1,146 @@
+"""What a user does with kubectl, as small helpers: namespaces, registry secrets, pods."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from e2e.cluster import Kubectl
+from e2e.webhook import INJECT_LABEL
+
+T = TypeVar("T")
+
+
+@dataclass
+class Passwords:
+    """Every password handed to kubectl in the suite, so the log test can look for them."""
+
+    used: list[tuple[str, str]] = field(default_factory=list)
+
+    def new(self, tag: str, user: str = "e2e-user") -> str:
+        password = f"pw-{tag}-{uuid.uuid4().hex}"
+        self.used.append((user, password))
+        return password
+
+    def needles(self) -> list[str]:
+        """Each password, and the base64 `user:password` that docker configs carry as `auth`."""
+        out: list[str] = []
+        for user, password in self.used:
+            out.append(password)
+            out.append(base64.b64encode(f"{user}:{password}".encode()).decode())
+        return out
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def eventually(check: Callable[[], T | None], timeout: float, what: str, every: float = 0.1) -> T:
+    """Poll until `check` returns something truthy; bounded, with a clear failure."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def create_namespace(kubectl: Kubectl, name: str, *, enabled: bool = True, **labels: str) -> str:
+    """A namespace (opted in unless told otherwise) whose default ServiceAccount exists."""
+    all_labels = dict(labels)
+    if enabled:
+        all_labels[INJECT_LABEL] = "enabled"
+    kubectl.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": all_labels}}
+    )
+    # Pods are refused until the ServiceAccount controller has made `default`.
+    eventually(
+        lambda: (
+            kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0
+        ),
+        30,
+        f"the default ServiceAccount in {name}",
+    )
+    return name
+
+
+def docker_registry_secret(
+    kubectl: Kubectl,
+    passwords: Passwords,
+    namespace: str,
+    name: str,
+    server: str | None = None,
+    *,
+    user: str = "e2e-user",
+) -> str:
+    """`kubectl create secret docker-registry`, exactly as the Rancher docs show it.
+
+    Without `server`, kubectl writes its default key, https://index.docker.io/v1/.
+    Returns the password used.
+    """
+    password = passwords.new(name, user)
+    args = [
+        "create",
+        "secret",
+        "docker-registry",
+        name,
+        "-n",
+        namespace,
+        f"--docker-username={user}",
+        f"--docker-password={password}",
+    ]
+    if server is not None:
+        args.append(f"--docker-server={server}")
+    kubectl(*args)
+    return password
+
+
+def pod_manifest(
+    namespace: str,
+    name: str,
+    *images: str,
+    pull_secrets: Iterable[str] | None = None,
+    labels: dict[str, str] | None = None,
+    service_account: str | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]
+    }
+    if pull_secrets is not None:
+        spec["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
+    if service_account is not None:
+        spec["serviceAccountName"] = service_account
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "spec": spec,
+    }
+
+
+def apply_pod(kubectl: Kubectl, manifest: dict[str, Any]) -> dict[str, Any]:
+    """`kubectl apply` the pod, then read back what the API server stored."""
+    kubectl.apply(manifest)
+    meta = manifest["metadata"]
+    stored: dict[str, Any] = kubectl.json("get", "pod", meta["name"], "-n", meta["namespace"])
+    return stored
+
+
+def pull_secrets(pod: dict[str, Any]) -> list[str]:
+    """The stored pod's `spec.imagePullSecrets` names, in order."""
+    return [ref["name"] for ref in pod["spec"].get("imagePullSecrets") or []]
+
+
+def annotations(pod: dict[str, Any]) -> dict[str, str]:
+    return dict(pod["metadata"].get("annotations") or {})
+
+
+def as_json(obj: Any) -> str:
+    return json.dumps(obj, indent=1)

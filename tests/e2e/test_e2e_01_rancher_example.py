@@ -1,0 +1,26 @@
+"""1. The Rancher documentation's own example, end to end through a real kube-apiserver."""
+
+from e2e.actions import (
+    Passwords,
+    annotations,
+    apply_pod,
+    create_namespace,
+    docker_registry_secret,
+    pod_manifest,
+    pull_secrets,
+)
+from e2e.cluster import Kubectl
+from e2e.webhook import Pullpass
+
+
+def test_rancher_example_pod_gets_testquay(
+    kubectl: Kubectl, pullpass: Pullpass, passwords: Passwords
+) -> None:
+    """`kubectl create secret docker-registry testquay --docker-server=quay.io` then a bare pod."""
+    namespace = create_namespace(kubectl, "e2e-rancher")
+    docker_registry_secret(kubectl, passwords, namespace, "testquay", "quay.io", user="rancher")
+
+    pod = apply_pod(kubectl, pod_manifest(namespace, "web", "quay.io/my-profile/my-image:1.0"))
+
+    assert pull_secrets(pod) == ["testquay"]
+    assert annotations(pod).get("pullpass.io/injected") == "testquay"

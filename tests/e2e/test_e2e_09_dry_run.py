@@ -1,0 +1,29 @@
+"""9. Dry run: `kubectl apply --dry-run=server` shows the injection and stores nothing."""
+
+import yaml
+
+from e2e.actions import (
+    Passwords,
+    as_json,
+    create_namespace,
+    docker_registry_secret,
+    pod_manifest,
+    pull_secrets,
+)
+from e2e.cluster import Kubectl
+from e2e.webhook import Pullpass
+
+
+def test_server_dry_run_shows_injection_and_stores_nothing(
+    kubectl: Kubectl, pullpass: Pullpass, passwords: Passwords
+) -> None:
+    namespace = create_namespace(kubectl, "e2e-dry-run")
+    docker_registry_secret(kubectl, passwords, namespace, "testquay", "quay.io")
+    manifest = pod_manifest(namespace, "dry", "quay.io/team/dry:1")
+
+    shown = kubectl("apply", "--dry-run=server", "-o", "yaml", "-f", "-", input=as_json(manifest))
+
+    assert pull_secrets(yaml.safe_load(shown.stdout)) == ["testquay"]
+    missing = kubectl("get", "pod", "dry", "-n", namespace, check=False)
+    assert missing.returncode != 0
+    assert "NotFound" in missing.stderr or "not found" in missing.stderr

@@ -1,0 +1,32 @@
+"""10. Warnings: pullpass's admission warnings reach kubectl's stderr."""
+
+from e2e.actions import Passwords, as_json, create_namespace, docker_registry_secret, pod_manifest
+from e2e.cluster import Kubectl
+from e2e.webhook import Pullpass
+
+REGISTRY = "registry.warn.example"
+
+
+def test_out_of_scope_credential_warns_on_kubectl_stderr(
+    kubectl: Kubectl, pullpass: Pullpass, passwords: Passwords
+) -> None:
+    owner = create_namespace(kubectl, "e2e-warn-owner")
+    docker_registry_secret(kubectl, passwords, owner, "warncred", REGISTRY)
+    namespace = create_namespace(kubectl, "e2e-warn")
+    manifest = pod_manifest(namespace, "warned", f"{REGISTRY}/team/app:1")
+
+    done = kubectl("apply", "-f", "-", input=as_json(manifest))
+
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("Warning:")]
+    assert any(REGISTRY in line for line in warnings), done.stderr
+    stored = kubectl.json("get", "pod", "warned", "-n", namespace)
+    assert "imagePullSecrets" not in stored["spec"], "out of scope: nothing to add"
+
+    # A pod whose registry has no credential anywhere gets no warning.
+    quiet = kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=as_json(pod_manifest(namespace, "quiet", "registry.nobody.example/x:1")),
+    )
+    assert "Warning:" not in quiet.stderr

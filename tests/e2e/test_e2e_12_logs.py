@@ -1,0 +1,40 @@
+"""12. Logs: no credential material in pullpass's logs over the whole suite.
+
+Runs last (file order): every password the suite handed to kubectl is looked for in everything
+pullpass wrote, across its restarts.
+"""
+
+import json
+
+from e2e.actions import (
+    Passwords,
+    apply_pod,
+    create_namespace,
+    docker_registry_secret,
+    pod_manifest,
+    pull_secrets,
+)
+from e2e.cluster import Kubectl
+from e2e.webhook import Pullpass
+
+
+def test_no_password_in_pullpass_logs(
+    kubectl: Kubectl, pullpass: Pullpass, passwords: Passwords
+) -> None:
+    # Some traffic of its own, so the test means something when run alone.
+    namespace = create_namespace(kubectl, "e2e-logs")
+    docker_registry_secret(kubectl, passwords, namespace, "logcred", "quay.io")
+    assert pull_secrets(apply_pod(kubectl, pod_manifest(namespace, "p", "quay.io/x/y:1"))) == [
+        "logcred"
+    ]
+
+    logs = pullpass.logs()
+    records = [line for line in logs.splitlines() if line.startswith("{")]
+    assert records, "pullpass wrote no JSON log lines: the capture is broken"
+    levels = {json.loads(line)["level"] for line in records}  # every record is a JSON line
+    assert levels <= {"debug", "info", "warning", "error", "critical"}, levels
+
+    needles = passwords.needles()
+    assert len(needles) >= 2
+    leaked = [needle for needle in needles if needle in logs]
+    assert leaked == [], f"credential material in pullpass logs: {leaked}"
