@@ -1,0 +1,399 @@
+"""`helm lint` and `helm template` of charts/pullpass, asserting the rendered objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app import cli
+from tests.packaging.render import (
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    Manifest,
+    container,
+    find,
+    helm,
+    one,
+    render,
+)
+
+# Building helm on first use can take minutes on two cores.
+pytestmark = pytest.mark.timeout(1800)
+
+DEFAULT: dict[str, Any] = {}
+CERT_MANAGER: dict[str, Any] = {"certificates": {"mode": "cert-manager"}}
+RANCHER: dict[str, Any] = {"rancher": True}
+SERVICE_MONITOR: dict[str, Any] = {"serviceMonitor": {"enabled": True}}
+COMBINATIONS = {
+    "default": DEFAULT,
+    "cert-manager": CERT_MANAGER,
+    "rancher": RANCHER,
+    "service-monitor": SERVICE_MONITOR,
+}
+
+RO = ["list", "watch"]
+
+
+def _rules(obj: Manifest) -> list[dict[str, Any]]:
+    return [{k: v for k, v in rule.items() if v} for rule in obj["rules"]]
+
+
+def _args(objects: list[Manifest]) -> list[str]:
+    args: list[str] = container(objects)["args"]
+    return args
+
+
+@pytest.fixture(scope="module")
+def rendered(helm_path: str) -> dict[str, list[Manifest]]:
+    return {name: render(values) for name, values in COMBINATIONS.items()}
+
+
+def test_helm_lint_strict(helm_path: str) -> None:
+    for values in COMBINATIONS.values():
+        flags: list[str] = []
+        for key, value in _flatten(values):
+            flags += ["--set", f"{key}={str(value).lower()}"]
+        done = helm("lint", "--strict", "--namespace", NAMESPACE, *flags, str(CHART))
+        assert "0 chart(s) failed" in done.stdout, done.stdout
+
+
+def test_schema_rejects_an_unknown_certificate_mode(helm_path: str) -> None:
+    done = helm("template", RELEASE, str(CHART), "--set", "certificates.mode=vault", check=False)
+    assert done.returncode != 0
+    assert "certificates/mode" in done.stderr
+
+
+def test_every_object_lives_in_the_release_namespace(rendered: dict[str, list[Manifest]]) -> None:
+    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+    for objects in rendered.values():
+        for obj in objects:
+            if obj["kind"] in cluster_scoped:
+                assert "namespace" not in obj["metadata"], obj["kind"]
+            else:
+                assert obj["metadata"]["namespace"] == NAMESPACE, obj["kind"]
+
+
+def test_default_objects(rendered: dict[str, list[Manifest]]) -> None:
+    kinds = sorted(o["kind"] for o in rendered["default"])
+    assert kinds == sorted(
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "MutatingWebhookConfiguration",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "ServiceAccount",
+        ]
+    )
+
+
+def test_webhook_configuration(rendered: dict[str, list[Manifest]]) -> None:
+    for name, objects in rendered.items():
+        config = one(objects, "MutatingWebhookConfiguration", RELEASE)
+        [hook] = config["webhooks"]
+        assert hook["clientConfig"]["service"] == {
+            "name": RELEASE,
+            "namespace": NAMESPACE,
+            "path": "/mutate",
+            "port": 443,
+        }, name
+        assert hook["rules"] == [
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "operations": ["CREATE"],
+                "resources": ["pods"],
+                "scope": "Namespaced",
+            }
+        ]
+        assert hook["namespaceSelector"] == {
+            "matchExpressions": [
+                {"key": "pullpass.io/inject", "operator": "In", "values": ["enabled"]},
+                {
+                    "key": "kubernetes.io/metadata.name",
+                    "operator": "NotIn",
+                    "values": ["kube-system", NAMESPACE],
+                },
+            ]
+        }
+        assert hook["objectSelector"] == {
+            "matchExpressions": [
+                {"key": "pullpass.io/inject", "operator": "NotIn", "values": ["disabled"]}
+            ]
+        }
+        assert hook["failurePolicy"] == "Ignore"
+        assert hook["timeoutSeconds"] == 3
+        assert hook["reinvocationPolicy"] == "IfNeeded"
+        assert hook["sideEffects"] == "None"
+        assert hook["admissionReviewVersions"] == ["v1"]
+        # helm template has no cluster to look a live caBundle up in.
+        assert "caBundle" not in hook["clientConfig"]
+
+
+def test_extra_excluded_namespaces_follow_the_fixed_ones(helm_path: str) -> None:
+    objects = render({"webhook": {"excludeNamespaces": ["monitoring"]}}, namespace="pp")
+    [hook] = one(objects, "MutatingWebhookConfiguration")["webhooks"]
+    names = hook["namespaceSelector"]["matchExpressions"][1]
+    assert names["values"] == ["kube-system", "pp", "monitoring"]
+
+
+def test_deployment_is_highly_available(rendered: dict[str, list[Manifest]]) -> None:
+    objects = rendered["default"]
+    deployment = one(objects, "Deployment", RELEASE)
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    pod = deployment["spec"]["template"]
+    anti = pod["spec"]["affinity"]["podAntiAffinity"]
+    [term] = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == selector
+    pdb = one(objects, "PodDisruptionBudget", RELEASE)
+    assert pdb["spec"] == {"minAvailable": 1, "selector": {"matchLabels": selector}}
+    assert one(objects, "Service", RELEASE)["spec"]["selector"] == selector
+    # pullpass's own pods opt out, whatever namespace it is installed in.
+    assert pod["metadata"]["labels"]["pullpass.io/inject"] == "disabled"
+
+
+def test_one_replica_gets_no_budget(helm_path: str) -> None:
+    # minAvailable 1 of 1 would block every node drain.
+    assert find(render({"replicaCount": 1}), "PodDisruptionBudget") == []
+
+
+def test_probes_and_ports(rendered: dict[str, list[Manifest]]) -> None:
+    c = container(rendered["default"])
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"webhook": 8443, "metrics": 8080}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert c["resources"]["limits"]["memory"]
+    assert c["resources"]["requests"]["cpu"]
+    service = one(rendered["default"], "Service", RELEASE)
+    ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+    assert ports == {"https": (443, "webhook"), "metrics": (8080, "metrics")}
+
+
+def test_security_context(rendered: dict[str, list[Manifest]]) -> None:
+    for objects in rendered.values():
+        pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 65532
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is True
+        sc = container(objects)["securityContext"]
+        assert sc["runAsNonRoot"] is True
+        assert sc["runAsUser"] == 65532
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+        account = one(objects, "ServiceAccount", RELEASE)
+        assert account["automountServiceAccountToken"] is False
+
+
+def test_default_args_are_self_managed(rendered: dict[str, list[Manifest]]) -> None:
+    args = _args(rendered["default"])
+    assert args == [
+        "serve",
+        "--port=8443",
+        "--metrics-port=8080",
+        "--log-level=info",
+        "--project-label=pullpass.io/project",
+        f"--credentials-namespace={NAMESPACE}",
+        "--replicate",
+        f"--lease-name={RELEASE}",
+        f"--lease-namespace={NAMESPACE}",
+        "--lease-duration=15",
+        f"--tls-secret={RELEASE}-tls",
+        f"--webhook-config={RELEASE}",
+        f"--service={RELEASE}",
+        "--cert-dir=/run/pullpass/certs",
+        "--cert-days=365",
+        "--cert-check-interval=60",
+    ]
+    mounts = {m["name"]: m for m in container(rendered["default"])["volumeMounts"]}
+    assert mounts["certs"]["mountPath"] == "/run/pullpass/certs"
+    volumes = one(rendered["default"], "Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert {v["name"]: v for v in volumes}["certs"]["emptyDir"]["medium"] == "Memory"
+
+
+def test_args_are_flags_pullpass_serve_accepts(rendered: dict[str, list[Manifest]]) -> None:
+    # The chart and the CLI are written apart: parse what the chart passes with the real parser.
+    for name, objects in rendered.items():
+        parsed = cli.parse(_args(objects))
+        assert parsed.command == "serve", name
+        assert parsed.port == 8443
+        assert parsed.metrics_port == 8080
+
+
+def test_rancher_preset_passes_rancher(rendered: dict[str, list[Manifest]]) -> None:
+    args = _args(rendered["rancher"])
+    assert "--rancher" in args
+    assert not [a for a in args if a.startswith("--project-label")]
+    assert cli.parse(args).project_label == "field.cattle.io/projectId"
+    assert "--rancher" not in _args(rendered["default"])
+
+
+def test_scope_values_reach_the_args(helm_path: str) -> None:
+    values = {
+        "projectLabel": "example.com/team",
+        "credentialsNamespace": "registry-creds",
+        "logLevel": "debug",
+    }
+    parsed = cli.parse(_args(render(values)))
+    assert parsed.project_label == "example.com/team"
+    assert parsed.credentials_namespace == "registry-creds"
+    assert parsed.log_level == "debug"
+
+
+def test_image_by_tag_or_digest(helm_path: str) -> None:
+    assert container(render())["image"] == "pullpass:0.1.0"
+    assert container(render({"image": {"repository": "r/p", "tag": "1.2.3"}}))["image"] == (
+        "r/p:1.2.3"
+    )
+    digest = "sha256:" + "a" * 64
+    assert container(render({"image": {"digest": digest}}))["image"] == f"pullpass@{digest}"
+
+
+def test_cluster_role_is_exactly_what_pullpass_needs(rendered: dict[str, list[Manifest]]) -> None:
+    role = one(rendered["default"], "ClusterRole", RELEASE)
+    assert _rules(role) == [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": RO},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", *RO]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "update", "delete"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["mutatingwebhookconfigurations"],
+            "resourceNames": [RELEASE],
+            "verbs": ["get", "patch"],
+        },
+    ]
+    binding = one(rendered["default"], "ClusterRoleBinding", RELEASE)
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": RELEASE,
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}
+    ]
+
+
+def test_namespaced_role_covers_lease_and_tls_secret(rendered: dict[str, list[Manifest]]) -> None:
+    role = one(rendered["default"], "Role", RELEASE)
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert _rules(role) == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [RELEASE],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": [f"{RELEASE}-tls"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    binding = one(rendered["default"], "RoleBinding", RELEASE)
+    assert binding["roleRef"]["kind"] == "Role"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}
+    ]
+
+
+def test_no_rule_grants_wildcards_or_escalation(rendered: dict[str, list[Manifest]]) -> None:
+    for objects in rendered.values():
+        for role in find(objects, "ClusterRole") + find(objects, "Role"):
+            for rule in role["rules"]:
+                for key in ("apiGroups", "resources", "verbs"):
+                    assert "*" not in rule[key], rule
+                assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
+
+
+def test_cert_manager_mode(rendered: dict[str, list[Manifest]]) -> None:
+    objects = rendered["cert-manager"]
+    config = one(objects, "MutatingWebhookConfiguration", RELEASE)
+    assert config["metadata"]["annotations"] == {
+        "cert-manager.io/inject-ca-from": f"{NAMESPACE}/{RELEASE}"
+    }
+    certificate = one(objects, "Certificate", RELEASE)
+    assert certificate["spec"]["secretName"] == f"{RELEASE}-tls"
+    assert certificate["spec"]["issuerRef"]["name"] == f"{RELEASE}-ca"
+    assert f"{RELEASE}.{NAMESPACE}.svc" in certificate["spec"]["dnsNames"]
+    ca = one(objects, "Certificate", f"{RELEASE}-ca")
+    assert ca["spec"]["isCA"] is True
+    assert ca["spec"]["issuerRef"]["name"] == f"{RELEASE}-selfsigned"
+    assert one(objects, "Issuer", f"{RELEASE}-selfsigned")["spec"] == {"selfSigned": {}}
+    assert one(objects, "Issuer", f"{RELEASE}-ca")["spec"] == {
+        "ca": {"secretName": f"{RELEASE}-ca"}
+    }
+
+    args = _args(objects)
+    assert "--cert-file=/run/pullpass/tls/tls.crt" in args
+    assert "--key-file=/run/pullpass/tls/tls.key" in args
+    assert not [a for a in args if a.split("=")[0] in ("--tls-secret", "--webhook-config")]
+    mount = {m["name"]: m for m in container(objects)["volumeMounts"]}["tls"]
+    assert mount == {"name": "tls", "mountPath": "/run/pullpass/tls", "readOnly": True}
+
+    # cert-manager's cainjector writes caBundle: pullpass gets no webhook or TLS Secret rights.
+    cluster_rules = one(objects, "ClusterRole", RELEASE)["rules"]
+    assert "mutatingwebhookconfigurations" not in str(cluster_rules)
+    role = one(objects, "Role", RELEASE)
+    assert [r["resources"] for r in role["rules"]] == [["leases"], ["leases"]]
+    # And the default mode renders no cert-manager objects.
+    assert find(rendered["default"], "Certificate") == []
+    assert find(rendered["default"], "Issuer") == []
+
+
+def test_without_replication_no_secret_writes_or_lease(helm_path: str) -> None:
+    objects = render({"replication": {"enabled": False}})
+    assert "--no-replicate" in _args(objects)
+    for rule in one(objects, "ClusterRole")["rules"]:
+        if rule["resources"] == ["secrets"]:
+            assert rule["verbs"] == ["get", "list", "watch"]
+    role = one(objects, "Role")
+    assert [r["resources"] for r in role["rules"]] == [["secrets"], ["secrets"]]
+    objects = render({"replication": {"enabled": False}, "certificates": {"mode": "cert-manager"}})
+    assert find(objects, "Role") == []
+    assert find(objects, "RoleBinding") == []
+
+
+def test_service_monitor(rendered: dict[str, list[Manifest]]) -> None:
+    assert find(rendered["default"], "ServiceMonitor") == []
+    monitor = one(rendered["service-monitor"], "ServiceMonitor", RELEASE)
+    service = one(rendered["service-monitor"], "Service", RELEASE)
+    assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics"
+    assert endpoint["path"] == "/metrics"
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+
+
+def test_network_policy_opens_only_the_served_ports(rendered: dict[str, list[Manifest]]) -> None:
+    policy = one(rendered["default"], "NetworkPolicy", RELEASE)
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    [rule] = policy["spec"]["ingress"]
+    assert rule["ports"] == [
+        {"port": "webhook", "protocol": "TCP"},
+        {"port": "metrics", "protocol": "TCP"},
+    ]
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out += _flatten(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
