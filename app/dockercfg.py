@@ -1,0 +1,169 @@
+"""Registry keys out of a registry-credential Secret, and nothing else.
+
+The kubelet decodes `.dockerconfigjson` / `.dockercfg` with Go's encoding/json into typed structs
+(pkg/credentialprovider/config.go, secrets.go): a wrong type anywhere, or an `auth` that is not
+base64 of `user:password`, fails the whole Secret, and then every pull of a pod that lists it.
+So the same checks are made here, and such a Secret is reported instead of injected. Credentials
+are looked at only to be validated and are never returned or kept. Error messages name the
+problem, never the content.
+"""
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+DOCKER_CONFIG_JSON = "kubernetes.io/dockerconfigjson"
+DOCKERCFG = "kubernetes.io/dockercfg"
+DATA_KEYS = {DOCKER_CONFIG_JSON: ".dockerconfigjson", DOCKERCFG: ".dockercfg"}
+
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]*")
+_GO_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k"})
+
+
+class BadDockerConfig(ValueError):
+    """A credential Secret whose data the kubelet could not read."""
+
+
+def registry_keys(secret_type: str, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The registry keys of a Secret's `data` (base64 values, as the API returns them).
+
+    Sorted and unique; empty when the kubelet would skip the Secret (its data key missing or
+    empty). Raises BadDockerConfig when the kubelet would fail to read it.
+    """
+    field = _data_key(secret_type)
+    encoded = data.get(field)
+    if encoded is None or encoded == "":
+        return ()
+    if not isinstance(encoded, str):
+        raise BadDockerConfig(f"data[{field}] must be a base64 string")
+    try:
+        payload = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadDockerConfig(f"data[{field}] is not valid base64") from None
+    return registry_keys_from_config(secret_type, payload)
+
+
+def registry_keys_from_config(secret_type: str, payload: bytes | str) -> tuple[str, ...]:
+    """As `registry_keys`, for the decoded content of the data key (e.g. from `stringData`)."""
+    field = _data_key(secret_type)
+    if not payload:
+        return ()
+    document = _load(payload, field)
+    if secret_type == DOCKER_CONFIG_JSON:
+        entries = _auths(document, field)
+    else:
+        entries = _object_or_null(document, f"{field} must be a JSON object")
+    for entry in entries.values():
+        _check_entry(entry, field)
+    return tuple(sorted({_go_text(key) for key in entries}))
+
+
+def _data_key(secret_type: str) -> str:
+    field = DATA_KEYS.get(secret_type)
+    if field is None:
+        raise BadDockerConfig(f"type {secret_type!r} is not a registry credential type")
+    return field
+
+
+def _load(payload: bytes | str, field: str) -> Any:
+    """JSON as Go's decoder reads it.
+
+    orjson refuses a few documents Go accepts: invalid UTF-8 and lone surrogate escapes (Go
+    reads U+FFFD) and numbers beyond a double; the standard library reads those, NaN excepted.
+    """
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise BadDockerConfig(f"{field} is not valid JSON") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _go_text(text: str) -> str:
+    """Lone surrogates as U+FFFD, as Go's decoder leaves them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _folds_to(name: str, target: str) -> bool:
+    """Go's encoding/json field matching: ASCII case-insensitive, plus the two non-ASCII letters
+    Go folds onto ASCII ones (long s onto 's', the Kelvin sign onto 'k')."""
+    folded = name.translate(_GO_FOLDS)
+    return len(folded) == len(target) and folded.isascii() and folded.lower() == target
+
+
+def _object_or_null(value: Any, problem: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadDockerConfig(problem)
+    return value
+
+
+def _auths(document: Any, field: str) -> dict[str, Any]:
+    """`DockerConfigJSON.Auths`: every case variant of "auths" lands in the same map.
+
+    A null variant resets the map, a later object adds to it; `HttpHeaders` must be a map of
+    strings, as the struct declares it.
+    """
+    top = _object_or_null(document, f"{field} must be a JSON object")
+    auths: dict[str, Any] = {}
+    for name, value in top.items():
+        if _folds_to(name, "auths"):
+            if value is None:
+                auths = {}
+            else:
+                auths.update(_object_or_null(value, f"{field}: auths must be an object"))
+        elif _folds_to(name, "httpheaders"):
+            headers = _object_or_null(value, f"{field}: HttpHeaders must be an object")
+            if not all(v is None or isinstance(v, str) for v in headers.values()):
+                raise BadDockerConfig(f"{field}: HttpHeaders values must be strings")
+    return auths
+
+
+def _check_entry(entry: Any, field: str) -> None:
+    """`DockerConfigEntry.UnmarshalJSON`: string fields, and an `auth` of base64(user:password)."""
+    fields = _object_or_null(entry, f"{field}: every registry entry must be an object")
+    auth = ""
+    for name, value in fields.items():
+        known = next(
+            (k for k in ("username", "password", "email", "auth") if _folds_to(name, k)), None
+        )
+        if known is None or value is None:
+            continue
+        if not isinstance(value, str):
+            raise BadDockerConfig(f"{field}: {known} of a registry entry must be a string")
+        if known == "auth":
+            auth = value
+    if auth and not _valid_auth(auth):
+        raise BadDockerConfig(f"{field}: auth of a registry entry is not base64(username:password)")
+
+
+def _valid_auth(field: str) -> bool:
+    """`decodeDockerConfigFieldAuth`: padded or raw standard base64 (CR/LF ignored), with a ':'."""
+    data = field.replace("\r", "").replace("\n", "").encode("utf-8", "replace")
+    if field.strip().endswith("="):
+        try:
+            decoded = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+    else:
+        if len(data) % 4 == 1 or not _BASE64.fullmatch(data):
+            return False
+        decoded = base64.b64decode(data + b"=" * (-len(data) % 4))
+    return b":" in decoded
