@@ -101,7 +101,12 @@ def pullpass(
     server.start()
     try:
         kubectl.apply(webhook_configuration(WEBHOOK_NAME, server.url, server.ca_pem))
-        _wait_until_called(kubectl, passwords)
+        try:
+            _wait_until_called(kubectl, passwords)
+        except AssertionError as error:
+            raise AssertionError(
+                f"{error}\npullpass log tail:\n{server.component.tail()}"
+            ) from None
         yield server
     finally:
         server.stop()

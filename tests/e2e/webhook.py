@@ -62,7 +62,8 @@ class Pullpass:
             f"--key-file={key}",
             f"--kubeconfig={kubeconfig}",
             f"--credentials-namespace={credentials_namespace}",
-            "--log-level=debug",
+            # Debug by default: the log test then searches the most verbose output there is.
+            f"--log-level={os.environ.get('PULLPASS_E2E_LOG_LEVEL', 'debug')}",
             *extra_args,
         ]
         env = {
