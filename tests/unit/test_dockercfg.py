@@ -1,0 +1,176 @@
+"""Registry keys out of credential Secrets, with the kubelet's own decoding rules."""
+
+import base64
+import contextlib
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.dockercfg import BadDockerConfig, registry_keys, registry_keys_from_config
+
+JSON_TYPE = "kubernetes.io/dockerconfigjson"
+CFG_TYPE = "kubernetes.io/dockercfg"
+SECRET = "hunter2-very-secret"
+AUTH = base64.b64encode(f"robot:{SECRET}".encode()).decode()
+
+
+def b64(document: Any) -> str:
+    raw = document if isinstance(document, bytes) else orjson.dumps(document)
+    return base64.b64encode(raw).decode()
+
+
+def json_secret(document: Any) -> dict[str, str]:
+    return {".dockerconfigjson": b64(document)}
+
+
+def test_dockerconfigjson_keys_sorted_unique() -> None:
+    data = json_secret(
+        {
+            "auths": {
+                "quay.io": {"auth": AUTH},
+                "https://index.docker.io/v1/": {"username": "u", "password": SECRET},
+                "*.corp.example": {},
+            }
+        }
+    )
+    assert registry_keys(JSON_TYPE, data) == (
+        "*.corp.example",
+        "https://index.docker.io/v1/",
+        "quay.io",
+    )
+
+
+def test_legacy_dockercfg_is_flat() -> None:
+    data = {".dockercfg": b64({"registry.example.com:5000": {"auth": AUTH, "email": "a@b"}})}
+    assert registry_keys(CFG_TYPE, data) == ("registry.example.com:5000",)
+
+
+def test_decoded_payload_as_from_string_data() -> None:
+    payload = orjson.dumps({"auths": {"quay.io": {}}})
+    assert registry_keys_from_config(JSON_TYPE, payload) == ("quay.io",)
+    assert registry_keys_from_config(JSON_TYPE, payload.decode()) == ("quay.io",)
+
+
+@pytest.mark.parametrize(
+    ("secret_type", "data"),
+    [
+        (JSON_TYPE, {}),
+        (JSON_TYPE, {".dockerconfigjson": ""}),
+        (JSON_TYPE, {".dockercfg": b64({"quay.io": {}})}),  # the other type's key is ignored
+        (CFG_TYPE, {".dockerconfigjson": b64({"auths": {"quay.io": {}}})}),
+        (JSON_TYPE, json_secret(None)),
+        (JSON_TYPE, json_secret({})),
+        (JSON_TYPE, json_secret({"auths": None})),
+        (CFG_TYPE, {".dockercfg": b64(None)}),
+    ],
+)
+def test_nothing_to_read_is_no_keys(secret_type: str, data: dict[str, str]) -> None:
+    assert registry_keys(secret_type, data) == ()
+
+
+def test_go_json_field_names_are_case_insensitive() -> None:
+    assert registry_keys(JSON_TYPE, json_secret({"Auths": {"quay.io": {}}})) == ("quay.io",)
+    doc = b'{"auths": {"a.io": {}}, "AUTHS": {"b.io": {}}, "auth\\u017f": {"c.io": {}}}'
+    assert registry_keys(JSON_TYPE, json_secret(doc)) == ("a.io", "b.io", "c.io")
+    doc = b'{"auths": {"a.io": {}}, "Auths": null, "AUTHS": {"b.io": {}}}'
+    assert registry_keys(JSON_TYPE, json_secret(doc)) == ("b.io",)
+    with pytest.raises(BadDockerConfig):
+        registry_keys(JSON_TYPE, json_secret({"auths": {"q.io": {"AUTH": "not base64"}}}))
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        base64.b64encode(b"u:p").decode(),
+        base64.b64encode(b"u:p").decode().rstrip("="),  # unpadded
+        base64.b64encode(b"user:pass").decode()[:4]
+        + "\n"
+        + base64.b64encode(b"user:pass")[4:].decode(),
+        base64.b64encode(b":").decode(),
+        "",
+    ],
+)
+def test_valid_auth_fields(auth: str) -> None:
+    data = json_secret({"auths": {"quay.io": {"auth": auth}}})
+    assert registry_keys(JSON_TYPE, data) == ("quay.io",)
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ([{"auths": {}}], "must be a JSON object"),
+        ("auths", "must be a JSON object"),
+        ({"auths": ["quay.io"]}, "auths must be an object"),
+        ({"auths": {"quay.io": "x"}}, "must be an object"),
+        ({"auths": {"quay.io": {"password": 5}}}, "password of a registry entry must be a string"),
+        ({"auths": {"quay.io": {"auth": base64.b64encode(b"nocolon").decode()}}}, "auth"),
+        ({"auths": {"quay.io": {"auth": SECRET}}}, "auth"),
+        ({"auths": {"quay.io": {"auth": AUTH + "="}}}, "auth"),
+        ({"auths": {"quay.io": {"auth": AUTH.rstrip("=") + " "}}}, "auth"),
+        ({"auths": {}, "HttpHeaders": {"X": 1}}, "HttpHeaders"),
+        ({"auths": {}, "httpheaders": "x"}, "HttpHeaders"),
+    ],
+)
+def test_documents_the_kubelet_cannot_read(document: Any, problem: str) -> None:
+    with pytest.raises(BadDockerConfig, match=problem) as raised:
+        registry_keys(JSON_TYPE, json_secret(document))
+    assert SECRET not in str(raised.value)
+    assert "robot" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({".dockerconfigjson": "not base64!"}, "not valid base64"),
+        ({".dockerconfigjson": 42}, "base64 string"),
+        ({".dockerconfigjson": b64(b'{"auths": ')}, "not valid JSON"),
+        ({".dockerconfigjson": b64(b'{"auths": {"' + SECRET.encode() + b'": NaN}}')}, "JSON"),
+    ],
+)
+def test_bad_data_messages_never_echo_content(data: dict[str, Any], problem: str) -> None:
+    with pytest.raises(BadDockerConfig, match=problem) as raised:
+        registry_keys(JSON_TYPE, data)
+    assert SECRET not in str(raised.value)
+
+
+def test_unknown_type_is_an_error() -> None:
+    with pytest.raises(BadDockerConfig):
+        registry_keys("Opaque", {})
+
+
+def test_what_go_accepts_and_orjson_does_not() -> None:
+    invalid_utf8 = b'{"auths": {"q\xff.io": {}}}'
+    assert registry_keys(JSON_TYPE, json_secret(invalid_utf8)) == ("q\ufffd.io",)
+    lone_surrogate = b'{"auths": {"q\\ud800.io": {}}}'
+    assert registry_keys(JSON_TYPE, json_secret(lone_surrogate)) == ("q\ufffd.io",)
+    huge = b'{"auths": {"q.io": {"identitytoken": 1e999}}}'
+    assert registry_keys(JSON_TYPE, json_secret(huge)) == ("q.io",)
+
+
+def test_only_keys_come_back() -> None:
+    keys = registry_keys(JSON_TYPE, json_secret({"auths": {"quay.io": {"auth": AUTH}}}))
+    assert all(SECRET not in k and AUTH not in k for k in keys)
+
+
+@given(st.binary(max_size=200))
+def test_any_payload_gives_keys_or_bad_docker_config(payload: bytes) -> None:
+    for secret_type in (JSON_TYPE, CFG_TYPE):
+        try:
+            keys = registry_keys_from_config(secret_type, payload)
+        except BadDockerConfig:
+            continue
+        assert list(keys) == sorted(set(keys))
+
+
+@given(
+    st.recursive(
+        st.none() | st.text() | st.integers(-(2**63), 2**63 - 1),
+        lambda c: st.dictionaries(st.text(), c),
+    )
+)
+def test_any_json_gives_keys_or_bad_docker_config(document: Any) -> None:
+    with contextlib.suppress(BadDockerConfig):
+        registry_keys(CFG_TYPE, {".dockercfg": b64(document)})

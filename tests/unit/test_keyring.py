@@ -1,0 +1,317 @@
+"""The kubelet's keyring: upstream tables, Go's net/url and filepath.Match, SPEC "Matching"."""
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.keyring import (
+    BadPattern,
+    RegistryKey,
+    is_default_registry_match,
+    key_matches,
+    lookup,
+    parse_key,
+    path_match,
+)
+from app.reference import parse_image
+
+CASES: dict[str, Any] = json.loads(
+    (Path(__file__).parents[1] / "data" / "keyring_cases.json").read_text(encoding="utf-8")
+)
+
+
+def _table(name: str) -> list[dict[str, Any]]:
+    return list(CASES[name]["cases"])
+
+
+def key(raw: str) -> RegistryKey:
+    parsed = parse_key(raw)
+    assert parsed is not None, raw
+    return parsed
+
+
+def raws(found: list[RegistryKey]) -> list[str]:
+    return [k.raw for k in found]
+
+
+def for_image(keys: list[str], image: str) -> list[str]:
+    """What the kubelet would use for a container image, as the webhook asks it."""
+    name = parse_image(image)
+    assert name is not None, image
+    return raws(lookup([key(k) for k in keys], name))
+
+
+# --- upstream tables --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", _table("urls_match"), ids=lambda c: f"{c['glob']}~{c['target']}")
+def test_urls_match(case: dict[str, Any]) -> None:
+    assert key_matches(key(case["glob"]), case["target"]) is case["match"]
+
+
+@pytest.mark.parametrize("case", _table("keyring_for_glob"), ids=lambda c: c["key"])
+def test_keyring_for_glob(case: dict[str, str]) -> None:
+    assert raws(lookup([key(case["key"])], case["target"] + "/foo/bar")) == [case["key"]]
+
+
+@pytest.mark.parametrize("case", _table("keyring_miss"), ids=lambda c: c["key"])
+def test_keyring_miss(case: dict[str, str]) -> None:
+    assert lookup([key(case["key"])], case["target"] + "/foo/bar") == []
+
+
+@pytest.mark.parametrize("case", _table("docker_hub"), ids=lambda c: c["image"])
+def test_docker_hub_credentials(case: dict[str, Any]) -> None:
+    hub = key(CASES["docker_hub"]["key"])
+    assert lookup([hub], case["image"]) == ([hub] if case["hit"] else [])
+
+
+@pytest.mark.parametrize("case", _table("is_default_registry_match"), ids=lambda c: c["name"])
+def test_is_default_registry_match(case: dict[str, Any]) -> None:
+    assert is_default_registry_match(case["name"]) is case["match"]
+
+
+@pytest.mark.parametrize("case", _table("lookup"), ids=lambda c: c["image"])
+def test_docker_keyring_lookup(case: dict[str, Any]) -> None:
+    assert raws(lookup([key(k) for k in case["keys"]], case["image"])) == case["expected"]
+
+
+@pytest.mark.parametrize(
+    "case", _table("filepath_match"), ids=lambda c: f"{c['pattern']}~{c['name']}"
+)
+def test_go_filepath_match(case: dict[str, Any]) -> None:
+    if case["result"] == "bad":
+        with pytest.raises(BadPattern):
+            path_match(case["pattern"], case["name"])
+    else:
+        assert path_match(case["pattern"], case["name"]) is case["result"]
+
+
+# --- SPEC "Matching": one test per rule -------------------------------------------------------
+
+
+def test_rule_image_is_normalised_before_matching() -> None:
+    assert for_image(["docker.io/library"], "nginx:1.27") == ["docker.io/library"]
+    assert for_image(["index.docker.io/team"], "index.docker.io/team/app@sha256:" + "a" * 64) == []
+    assert for_image(["docker.io/team"], "index.docker.io/team/app@sha256:" + "a" * 64) == [
+        "docker.io/team"
+    ]
+
+
+def test_rule_invalid_reference_matches_nothing() -> None:
+    assert parse_image("Quay.io/Team/App") is None
+    assert parse_image("quay.io/app:-bad") is None
+
+
+def test_rule_key_loses_scheme_and_v1_v2() -> None:
+    for raw in ("quay.io", "https://quay.io", "http://quay.io/v1/", "https://quay.io/v2/"):
+        assert key(raw).normalized == "quay.io"
+        assert for_image([raw], "quay.io/team/app") == [raw]
+    assert key("https://quay.io/v2/team").normalized == "quay.io/team"
+    assert key("quay.io/v1").normalized == "quay.io/v1"  # only a leading "/v1/" goes
+
+
+def test_rule_ports_must_be_equal() -> None:
+    assert for_image(["registry.example.com:5000"], "registry.example.com:5000/app") != []
+    assert for_image(["registry.example.com:5000"], "registry.example.com/app") == []
+    assert for_image(["registry.example.com"], "registry.example.com:5000/app") == []
+    assert for_image(["registry.example.com:05000"], "registry.example.com:5000/app") == []
+
+
+def test_rule_same_label_count_each_label_a_glob() -> None:
+    assert for_image(["*.corp.example"], "eu.corp.example/app") == ["*.corp.example"]
+    assert for_image(["*.corp.example"], "corp.example/app") == []
+    assert for_image(["*.corp.example"], "a.eu.corp.example/app") == []
+    assert for_image(["reg-*.corp.*"], "reg-eu.corp.example/app") == ["reg-*.corp.*"]
+    assert for_image(["Quay.io"], "quay.io/app") == []  # globs are case-sensitive
+
+
+def test_rule_key_path_is_a_plain_prefix() -> None:
+    assert for_image(["example.com/team-a"], "example.com/team-a/app") == ["example.com/team-a"]
+    assert for_image(["example.com/team-a"], "example.com/team-ab/app") == ["example.com/team-a"]
+    assert for_image(["example.com/team-a/"], "example.com/team-ab/app") == []
+    assert for_image(["example.com/team-a"], "example.com/team-b/app") == []
+
+
+def test_rule_all_matching_keys_apply() -> None:
+    keys = ["quay.io", "quay.io/team", "*.io", "https://quay.io/v1/", "gcr.io"]
+    assert for_image(keys, "quay.io/team/app") == [
+        "quay.io/team",
+        "quay.io",
+        "https://quay.io/v1/",
+        "*.io",
+    ]
+
+
+def test_rule_docker_hub_keys_only_when_nothing_matched_directly() -> None:
+    hub = ["https://index.docker.io/v1/", "index.docker.io"]
+    assert for_image(hub, "nginx") == hub
+    assert for_image(hub, "team/app:1") == hub
+    assert for_image([*hub, "docker.io"], "nginx") == ["docker.io"]
+    assert for_image(hub, "quay.io/app") == []
+    assert for_image(["docker.io"], "quay.io/app") == []
+    assert for_image(["index.docker.io/v1/team"], "team/app") == []  # stored key has a path
+
+
+# --- order, duplicates, quirks kept from the kubelet ------------------------------------------
+
+
+def test_lookup_keeps_every_key_in_the_order_given_for_equal_stored_keys() -> None:
+    a, b = key("quay.io"), key("https://quay.io")
+    assert lookup([a, b], "quay.io/app") == [a, b]
+    assert lookup([b, a], "quay.io/app") == [b, a]
+    first, second = key("quay.io"), key("quay.io")
+    found = lookup([first, second], "quay.io/app")
+    assert [id(k) for k in found] == [id(first), id(second)]
+
+
+def test_docker_hub_fallback_follows_is_default_registry_match() -> None:
+    hub = key("index.docker.io")
+    assert lookup([hub], parse_image("localhost/app") or "") == [hub]
+    assert lookup([hub], parse_image("Registry/app") or "") == [hub]
+    assert lookup([hub], parse_image("localhost:5000/app") or "") == []
+
+
+def test_single_star_key_matches_every_single_label_host() -> None:
+    assert for_image(["*"], "localhost/app") == ["*"]
+    assert for_image(["*"], "nginx") == []
+
+
+def test_image_without_domain_still_looked_up_by_its_name() -> None:
+    assert for_image(["foo_bar.com"], "foo_bar.com/app") == ["foo_bar.com"]
+
+
+# --- Go's net/url, not urllib -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("quay.io?x=1", "quay.io"),  # a query is cut off, even a glob '?'
+        ("registry?.example.com", "registry"),
+        ("quay.io#frag", "quay.io"),
+        ("user:pa$$@quay.io", "quay.io"),
+        ("u@s@quay.io", "quay.io"),  # the last '@' ends the userinfo
+        ("quay.io:", "quay.io:"),  # an empty port is valid
+        ("quay.io/a%2Fb", "quay.io/a/b"),  # the path is stored decoded
+        ("%C3%A9.example.com", "é.example.com"),  # escapes allowed for non-ASCII host bytes
+        ("[::1]:5000", "[::1]:5000"),
+        ("[::ffff:10.0.0.1]", "[::ffff:10.0.0.1]"),  # IPv4-mapped is still IPv6
+        ("a:b:80", "a:b:80"),  # only the last colon starts the port (Go 1.25)
+        ("HTTPS://quay.io", "HTTPS://quay.io"),  # scheme prefixes are case-sensitive
+        ("oci://quay.io", "oci://quay.io"),
+        ("", ""),
+    ],
+)
+def test_key_normalisation_the_go_way(raw: str, normalized: str) -> None:
+    assert key(raw).normalized == normalized
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "quay.io:abc",  # port must be digits
+        "quay.io:80x",
+        "%41.example.com",  # ASCII bytes may not be escaped in a host
+        "quay.io/%zz",
+        "quay.io/%4",
+        "quay.io#%zz",  # the fragment's escapes are checked too
+        "qu ay.io",
+        "quay.io\n",  # control characters
+        "quay\\.io",
+        "quay.io{1}",
+        "us er@quay.io",  # invalid userinfo
+        "u%zz@quay.io",
+        "f[a-z]o.example.com",  # '[' only opens an IPv6 literal (CVE-2025-47912)
+        "[1.2.3.4]",  # IPv4 in brackets
+        "[v1.x]",
+        "[::1",
+        "[::1]x",
+        "[::1::]",
+        "[12345::]",
+        "[fe80::1%25en0]:5000",  # zone decoded in Add, then '%en' fails to parse in Lookup
+    ],
+)
+def test_keys_the_kubelet_skips_or_never_matches(raw: str) -> None:
+    assert parse_key(raw) is None
+
+
+def test_ipv6_keys() -> None:
+    assert for_image(["[::1]:5000"], "[::1]:5000/app") == ["[::1]:5000"]
+    assert for_image(["[::1]:5000"], "[0::1]:5000/app") == []  # compared as text
+    # Without a port, SplitHostPort fails and "[::1]" becomes a glob class that cannot match.
+    assert for_image(["[::1]"], "[::1]/app") == []
+    assert lookup([key("[::1]:5000")], "[::1::]:5000/app") == []  # image fails url.Parse
+
+
+def test_non_ascii_key_labels_compare_as_utf8_bytes() -> None:
+    assert key("%C3%A9.example.com").labels == (b"\xc3\xa9", b"example", b"com")
+    assert key("%FF.example.com").labels[0] == b"\xff"
+    assert lookup([key("%FF.example.com")], "a.example.com/app") == []
+
+
+# --- Go's filepath.Match, not fnmatch ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        ("[!a]", "b", False),  # '!' is no negation in Go
+        ("[!a]", "!", True),
+        ("[^a]", "b", True),
+        ("*", "a/b", False),  # '*' and '?' never match '/'
+        ("?", "/", False),
+        ("a*", "A", False),  # case-sensitive
+        ("\\*", "*", True),
+        ("[a-c]", "b", True),
+        ("?", "é", True),  # '?' is one rune, not one byte
+    ],
+)
+def test_glob_differs_from_fnmatch(pattern: str, name: str, expected: bool) -> None:
+    assert path_match(pattern, name) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name"), [("a[", "x"), ("[]", "a"), ("x\\", "x"), ("[z-", "z")]
+)
+def test_malformed_globs_are_errors(pattern: str, name: str) -> None:
+    with pytest.raises(BadPattern):
+        path_match(pattern, name)
+
+
+# --- properties -------------------------------------------------------------------------------
+
+KEY_TEXT = st.text(alphabet="abcio.*?[]^-\\:/%25@#09", max_size=20)
+IMAGES = st.sampled_from(
+    ["nginx", "quay.io/team/app", "a.b.io:5000/x/y", "[::1]:5000/app", "localhost/app"]
+)
+
+
+@given(st.text())
+def test_parse_key_never_raises(raw: str) -> None:
+    parsed = parse_key(raw)
+    assert parsed is None or parsed.raw == raw
+
+
+@given(st.text(max_size=30), st.text(max_size=30))
+def test_path_match_raises_only_bad_pattern(pattern: str, name: str) -> None:
+    with contextlib.suppress(BadPattern):
+        path_match(pattern, name)
+
+
+@given(st.lists(KEY_TEXT, max_size=8), IMAGES)
+def test_lookup_is_deterministic(raw_keys: list[str], image: str) -> None:
+    keys = [k for k in map(parse_key, raw_keys) if k is not None]
+    name = parse_image(image)
+    assert name is not None
+    first = lookup(keys, name)
+    assert lookup(keys, name) == first
+    assert lookup(keys, name.name) == first
+    again = lookup(list(reversed(keys)), name)
+    assert sorted(map(id, again)) == sorted(map(id, first))
+    if any(key_matches(k, name) for k in keys):
+        assert [k.order for k in first] == sorted((k.order for k in first), reverse=True)

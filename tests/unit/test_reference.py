@@ -1,0 +1,146 @@
+"""Image references: upstream distribution/reference and kubernetes tables, then properties."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.reference import ImageName, parse_image, parse_reference
+
+CASES: dict[str, Any] = json.loads(
+    (Path(__file__).parents[1] / "data" / "reference_cases.json").read_text(encoding="utf-8")
+)
+
+
+def _table(name: str) -> list[dict[str, Any]]:
+    return list(CASES[name]["cases"])
+
+
+@pytest.mark.parametrize("ref", CASES["validate_reference_name"]["valid"])
+def test_validate_reference_name_valid(ref: str) -> None:
+    assert parse_image(ref) is not None
+
+
+@pytest.mark.parametrize("ref", CASES["validate_reference_name"]["invalid"])
+def test_validate_reference_name_invalid(ref: str) -> None:
+    assert parse_image(ref) is None
+
+
+@pytest.mark.parametrize("ref", CASES["validate_remote_name"]["valid"])
+def test_validate_remote_name_valid(ref: str) -> None:
+    assert parse_image(ref) is not None
+
+
+@pytest.mark.parametrize("ref", CASES["validate_remote_name"]["invalid"])
+def test_validate_remote_name_invalid(ref: str) -> None:
+    assert parse_image(ref) is None
+
+
+@pytest.mark.parametrize(
+    ("ref", "domain", "remote"),
+    [(r, c["domain"], c["remote"]) for c in _table("parse_repository_info") for r in c["refs"]],
+)
+def test_parse_repository_info(ref: str, domain: str, remote: str) -> None:
+    assert parse_image(ref) == ImageName(domain, remote)
+
+
+@pytest.mark.parametrize("case", _table("normalized_split_hostname"), ids=lambda c: c["input"])
+def test_normalized_split_hostname(case: dict[str, str]) -> None:
+    assert parse_image(case["input"]) == ImageName(case["domain"], case["path"])
+
+
+@pytest.mark.parametrize(
+    "case",
+    _table("parse_any_reference") + _table("parse_docker_ref"),
+    ids=lambda c: c["input"][:50],
+)
+def test_normalized_name(case: dict[str, Any]) -> None:
+    image = parse_image(case["input"])
+    assert (image.name if image else None) == case["name"]
+
+
+@pytest.mark.parametrize("case", _table("parse_image_name"), ids=lambda c: c["input"][:50])
+def test_kubelet_parse_image_name(case: dict[str, Any]) -> None:
+    image = parse_image(case["input"])
+    assert (image.name if image else None) == case["repo"]
+
+
+@pytest.mark.parametrize("case", _table("reference_parse"), ids=lambda c: c["input"][:50])
+def test_reference_parse(case: dict[str, Any]) -> None:
+    parsed = parse_reference(case["input"])
+    if "error" in case:
+        assert parsed is None
+        return
+    assert parsed is not None
+    assert (parsed.name, parsed.domain, parsed.tag, parsed.digest) == (
+        case["repository"],
+        case["domain"],
+        case["tag"],
+        case["digest"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        # A first component that only looks like a domain is no domain at all upstream.
+        ("foo_bar.com/app", ImageName("", "foo_bar.com/app")),
+        ("localhost/app", ImageName("localhost", "app")),
+        ("localhost:5000", ImageName("docker.io", "library/localhost")),
+        ("index.docker.io/app", ImageName("docker.io", "library/app")),
+        ("docker.io/org/app:1@sha512:" + "a" * 128, ImageName("docker.io", "org/app")),
+        ("sha256:" + "a" * 64, ImageName("docker.io", "library/sha256")),
+    ],
+)
+def test_normalisation_quirks(ref: str, expected: ImageName) -> None:
+    assert parse_image(ref) == expected
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "app@sha256:" + "A" * 64,  # go-digest wants lowercase hex
+        "app@sha256:" + "a" * 63,
+        "app@sha384:" + "a" * 64,
+        "app@md5:" + "a" * 32,
+        "app:" + "t" * 129,
+        "app:-tag",
+        "app\n",
+        "ápp",
+        "a/" * 128 + "a",
+        " app",
+    ],
+)
+def test_invalid_references(ref: str) -> None:
+    assert parse_image(ref) is None
+
+
+def test_name_length_counts_the_normalised_path() -> None:
+    assert parse_image("a" * (255 - len("library/"))) is not None
+    assert parse_image("a" * (256 - len("library/"))) is None
+    assert parse_image("registry.example.com/" + "a" * 255) is not None
+
+
+def test_name_is_what_the_kubelet_looks_up() -> None:
+    assert ImageName("quay.io", "org/app").name == "quay.io/org/app"
+    assert ImageName("", "foo_bar.com/app").name == "foo_bar.com/app"
+
+
+@given(st.text())
+def test_parse_image_never_raises(text: str) -> None:
+    image = parse_image(text)
+    assert image is None or parse_image(image.name) == image
+
+
+@given(st.text(alphabet="abcAB09._-:/@[]%", max_size=60))
+def test_parse_image_never_raises_on_grammar_soup(text: str) -> None:
+    parse_image(text)
+
+
+def test_parse_image_on_huge_input() -> None:
+    assert parse_image("a" * 1_000_000) is None
+    assert parse_image("a-" * 500_000 + "!") is None
+    assert parse_image("a." * 500_000 + "com/app") is not None
