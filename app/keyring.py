@@ -450,13 +450,15 @@ def _matches(key: RegistryKey, target: _Target) -> bool:
         return False
     if not target.path.startswith(key.path):
         return False
+    if not any(key.globs):
+        return key.labels == target.labels
     try:
-        return all(
-            _glob(label, wanted) if glob else label == wanted
-            for label, wanted, glob in zip(key.labels, target.labels, key.globs, strict=True)
-        )
+        for label, wanted, glob in zip(key.labels, target.labels, key.globs, strict=True):
+            if not (_glob(label, wanted) if glob else label == wanted):
+                return False
     except BadPattern:
         return False
+    return True
 
 
 def key_matches(key: RegistryKey, image: ImageName | str) -> bool:
