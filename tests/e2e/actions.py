@@ -52,9 +52,11 @@ def eventually(check: Callable[[], T | None], timeout: float, what: str, every: 
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def create_namespace(kubectl: Kubectl, name: str, *, enabled: bool = True, **labels: str) -> str:
+def create_namespace(
+    kubectl: Kubectl, name: str, *, enabled: bool = True, labels: dict[str, str] | None = None
+) -> str:
     """A namespace (opted in unless told otherwise) whose default ServiceAccount exists."""
-    all_labels = dict(labels)
+    all_labels = dict(labels or {})
     if enabled:
         all_labels[INJECT_LABEL] = "enabled"
     kubectl.apply(
@@ -138,7 +140,7 @@ def pull_secrets(pod: dict[str, Any]) -> list[str]:
     return [ref["name"] for ref in pod["spec"].get("imagePullSecrets") or []]
 
 
-def annotations(pod: dict[str, Any]) -> dict[str, str]:
+def pod_annotations(pod: dict[str, Any]) -> dict[str, str]:
     return dict(pod["metadata"].get("annotations") or {})
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import collections
 import contextlib
 import ctypes
 import datetime
@@ -28,6 +29,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -58,10 +60,10 @@ class ClusterError(RuntimeError):
 # Processes
 
 
-_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE: set[subprocess.Popen[Any]] = set()
 
 
-def _kill_group(process: subprocess.Popen[bytes], grace: float) -> None:
+def _kill_group(process: subprocess.Popen[Any], grace: float) -> None:
     """SIGTERM the process group, then SIGKILL it: nothing the component forked survives."""
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -329,24 +331,45 @@ def write_kubeconfig(
 
 
 def build_control_plane(timeout: float = 3600) -> Path:
-    """Run scripts/control-plane (instant when cached) and return the directory it printed."""
+    """Run scripts/control-plane (instant when cached) and return the directory it printed.
+
+    A real build takes minutes, so its progress lines go straight to the terminal (past
+    pytest's capture); the error's tail goes into the exception.
+    """
     if not CONTROL_PLANE_SCRIPT.exists():
         raise ClusterError(f"{CONTROL_PLANE_SCRIPT} is missing")
+    process = subprocess.Popen(
+        [str(CONTROL_PLANE_SCRIPT)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    tail: collections.deque[str] = collections.deque(maxlen=30)
+
+    def relay() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            tail.append(line.rstrip())
+            if line.startswith("scripts/control-plane:") and sys.__stderr__ is not None:
+                sys.__stderr__.write(line)
+                sys.__stderr__.flush()
+
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
     try:
-        done = subprocess.run(
-            [str(CONTROL_PLANE_SCRIPT)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        process.wait(timeout)
     except subprocess.TimeoutExpired as error:
+        _kill_group(process, grace=5)
         raise ClusterError(f"scripts/control-plane did not finish in {timeout:.0f}s") from error
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = "\n".join(done.stderr.strip().splitlines()[-30:])
+    reader.join(10)
+    assert process.stdout is not None
+    stdout = process.stdout.read()
+    process.stdout.close()
+    lines = stdout.strip().splitlines()
+    if process.returncode != 0 or not lines:
         raise ClusterError(
-            f"scripts/control-plane failed with exit code {done.returncode}:\n{tail}"
+            f"scripts/control-plane failed with exit code {process.returncode}:\n" + "\n".join(tail)
         )
     bin_dir = Path(lines[-1])
     check_binaries(bin_dir)

@@ -2,10 +2,10 @@
 
 from e2e.actions import (
     Passwords,
-    annotations,
     apply_pod,
     create_namespace,
     docker_registry_secret,
+    pod_annotations,
     pod_manifest,
     pull_secrets,
 )
@@ -23,4 +23,4 @@ def test_rancher_example_pod_gets_testquay(
     pod = apply_pod(kubectl, pod_manifest(namespace, "web", "quay.io/my-profile/my-image:1.0"))
 
     assert pull_secrets(pod) == ["testquay"]
-    assert annotations(pod).get("pullpass.io/injected") == "testquay"
+    assert pod_annotations(pod).get("pullpass.io/injected") == "testquay"

@@ -2,10 +2,10 @@
 
 from e2e.actions import (
     Passwords,
-    annotations,
     apply_pod,
     create_namespace,
     docker_registry_secret,
+    pod_annotations,
     pod_manifest,
     pull_secrets,
 )
@@ -21,13 +21,15 @@ def test_namespace_not_enabled_is_left_untouched(
     plain = create_namespace(kubectl, "e2e-not-enabled", enabled=False)
     docker_registry_secret(kubectl, passwords, plain, "quaycred", "quay.io")
     # A namespace labelled with another value is not enabled either.
-    other = create_namespace(kubectl, "e2e-inject-other", enabled=False, **{INJECT_LABEL: "yes"})
+    other = create_namespace(
+        kubectl, "e2e-inject-other", enabled=False, labels={INJECT_LABEL: "yes"}
+    )
     docker_registry_secret(kubectl, passwords, other, "quaycred", "quay.io")
 
     for namespace in (plain, other):
         pod = apply_pod(kubectl, pod_manifest(namespace, "app", IMAGE))
         assert pull_secrets(pod) == [], namespace
-        assert "pullpass.io/injected" not in annotations(pod)
+        assert "pullpass.io/injected" not in pod_annotations(pod)
 
 
 def test_pod_labelled_disabled_is_left_untouched(
@@ -43,7 +45,7 @@ def test_pod_labelled_disabled_is_left_untouched(
     control = apply_pod(kubectl, pod_manifest(namespace, "control", IMAGE))
 
     assert pull_secrets(opted_out) == []
-    assert "pullpass.io/injected" not in annotations(opted_out)
+    assert "pullpass.io/injected" not in pod_annotations(opted_out)
     assert pull_secrets(control) == ["quaycred"]
 
 

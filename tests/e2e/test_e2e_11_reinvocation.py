@@ -15,11 +15,11 @@ import pytest
 
 from e2e.actions import (
     Passwords,
-    annotations,
     apply_pod,
     create_namespace,
     docker_registry_secret,
     eventually,
+    pod_annotations,
     pod_manifest,
     pull_secrets,
 )
@@ -117,7 +117,7 @@ def sidecar_webhook(kubectl: Kubectl, tmp_path: Path) -> Iterator[list[int]]:
 def test_reinvocation_adds_the_sidecars_credential_once(
     kubectl: Kubectl, pullpass: Pullpass, passwords: Passwords, sidecar_webhook: list[int]
 ) -> None:
-    namespace = create_namespace(kubectl, "e2e-reinvoke", **SELECTOR)
+    namespace = create_namespace(kubectl, "e2e-reinvoke", labels=SELECTOR)
     docker_registry_secret(kubectl, passwords, namespace, "app-cred", "quay.io")
     docker_registry_secret(
         kubectl, passwords, namespace, "sidecar-cred", "sidecar.registry.example"
@@ -147,5 +147,5 @@ def test_reinvocation_adds_the_sidecars_credential_once(
     # pullpass saw only the app container first (already covered); only its reinvocation can
     # have added the sidecar's credential.
     assert pull_secrets(pod) == ["app-cred", "sidecar-cred"]
-    assert "sidecar-cred" in annotations(pod).get("pullpass.io/injected", "")
+    assert "sidecar-cred" in pod_annotations(pod).get("pullpass.io/injected", "")
     assert sidecar_webhook, "the sidecar webhook was never called"

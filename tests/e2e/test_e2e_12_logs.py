@@ -29,6 +29,8 @@ def test_no_password_in_pullpass_logs(
     ]
 
     logs = pullpass.logs()
+    # One log across restarts (test 7 restarts pullpass): every run is in what we search.
+    assert logs.count("==== pullpass start") == pullpass.starts >= 1
     records = [line for line in logs.splitlines() if line.startswith("{")]
     assert records, "pullpass wrote no JSON log lines: the capture is broken"
     levels = {json.loads(line)["level"] for line in records}  # every record is a JSON line

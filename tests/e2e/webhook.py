@@ -72,6 +72,7 @@ class Pullpass:
             "PYTHONPATH": str(REPO),
         }
         self.component = Component(name, argv, workdir / "logs" / f"{name}.log", env=env)
+        self.starts = 0
 
     def readyz(self) -> int:
         """HTTP status of /readyz, 0 when nothing answers."""
@@ -90,6 +91,7 @@ class Pullpass:
     def start(self, timeout: float = 60) -> None:
         """Start and wait for /readyz 200 (its first full list is in)."""
         self.component.start()
+        self.starts += 1
         self.component.wait_until(lambda: self.readyz() == 200, timeout, "ready on /readyz")
 
     def stop(self) -> None:
