@@ -2,6 +2,7 @@
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ class Server:
         self.metrics = metrics
         self.log = log
         self.process = process
-        self.client = httpx.Client(verify=str(ca), timeout=10)
+        self.client = httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=10)
 
     def post(self, body: bytes | dict[str, Any], **kw: Any) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()

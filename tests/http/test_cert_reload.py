@@ -12,6 +12,10 @@ from conftest import PULLPASS
 from support import free_port, pod, review, wait_for
 
 
+def _trust(certs: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(certs / "ca.crt"))
+
+
 def _certs(out: Path) -> Path:
     subprocess.run([*PULLPASS, "certs", "--out", str(out), "--host", "127.0.0.1"], check=True)
     return out
@@ -44,7 +48,7 @@ def test_rotated_certificate_is_picked_up(tmp_path: Path, objects_file: Path) ->
     body = review(pod("team-a", "quay.io/x/y"))
     try:
         wait_for(
-            lambda: httpx.post(url, json=body, verify=str(first / "ca.crt")).status_code == 200,
+            lambda: httpx.post(url, json=body, verify=_trust(first)).status_code == 200,
             20,
             "serve",
         )
@@ -52,12 +56,12 @@ def test_rotated_certificate_is_picked_up(tmp_path: Path, objects_file: Path) ->
             shutil.copy(second / name, live / f".{name}")
             (live / f".{name}").replace(live / name)
         wait_for(
-            lambda: httpx.post(url, json=body, verify=str(second / "ca.crt")).status_code == 200,
+            lambda: httpx.post(url, json=body, verify=_trust(second)).status_code == 200,
             10,
             "the new certificate",
         )
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            httpx.post(url, json=body, verify=str(first / "ca.crt"))
+            httpx.post(url, json=body, verify=_trust(first))
         assert process.poll() is None
     finally:
         process.terminate()
@@ -93,7 +97,7 @@ def test_broken_new_certificate_keeps_the_old_one(tmp_path: Path, objects_file: 
     body = review(pod("team-a", "quay.io/x/y"))
     try:
         wait_for(
-            lambda: httpx.post(url, json=body, verify=str(first / "ca.crt")).status_code == 200,
+            lambda: httpx.post(url, json=body, verify=_trust(first)).status_code == 200,
             20,
             "serve",
         )
@@ -106,8 +110,7 @@ def test_broken_new_certificate_keeps_the_old_one(tmp_path: Path, objects_file: 
             10,
             "the refused reload",
         )
-        ctx = ssl.create_default_context(cafile=str(first / "ca.crt"))
-        assert httpx.post(url, json=body, verify=ctx).status_code == 200
+        assert httpx.post(url, json=body, verify=_trust(first)).status_code == 200
     finally:
         process.terminate()
         process.wait(10)

@@ -5,6 +5,7 @@ import socket
 import ssl
 
 import httpx
+import pytest
 from conftest import Server
 from objects_fixture import PASSWORDS
 from support import pod, review
@@ -42,6 +43,7 @@ def _handshake(server: Server, version: ssl.TLSVersion) -> bool:
             return False
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated")  # the point of the test
 def test_tls_1_2_or_newer_only(server: Server) -> None:
     assert _handshake(server, ssl.TLSVersion.TLSv1_2)
     assert not _handshake(server, ssl.TLSVersion.TLSv1_1)
