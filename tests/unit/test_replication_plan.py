@@ -1,0 +1,93 @@
+"""The replicator's plan: which copies to write or delete, from the index alone."""
+
+from app.credential import Credential, NamespaceInfo
+from app.index import Index
+from app.replicator import plan
+from app.scope import ScopeSettings
+
+ENABLED = {"pullpass.io/inject": "enabled"}
+MANAGED = {"pullpass.io/managed-by": "pullpass"}
+
+
+def credential(
+    namespace: str, name: str, labels: dict[str, str], version: str = "1", **annotations: str
+) -> Credential:
+    return Credential(
+        namespace,
+        name,
+        "kubernetes.io/dockerconfigjson",
+        labels,
+        annotations,
+        ("quay.io",),
+        version,
+    )
+
+
+def copy_of(namespace: str, source: Credential, version: str) -> Credential:
+    annotations = {"pullpass.io/source": source.ref, "pullpass.io/source-version": source.version}
+    return Credential(
+        namespace, source.name, source.type, MANAGED, annotations, source.keys, version
+    )
+
+
+def build(*credentials: Credential) -> Index:
+    index = Index(ScopeSettings("home"))
+    index.put_namespace(NamespaceInfo("home", {}))
+    index.put_namespace(NamespaceInfo("a", {**ENABLED, "pullpass.io/project": "p"}))
+    index.put_namespace(NamespaceInfo("b", {**ENABLED, "pullpass.io/project": "q"}))
+    index.put_namespace(NamespaceInfo("off", {"pullpass.io/project": "p"}))
+    for c in credentials:
+        index.put_credential(c)
+    return index
+
+
+SOURCE = credential("home", "reg", {"pullpass.io/project": "p"}, version="7")
+EVERYONE = credential("home", "all", {"pullpass.io/scope": "cluster"}, version="3")
+
+
+def test_missing_copies_are_written_only_where_in_scope() -> None:
+    work = plan(build(SOURCE, EVERYONE), {})
+    assert sorted((ns, s.name) for ns, s, _ in work.write) == [
+        ("a", "all"),
+        ("a", "reg"),
+        ("b", "all"),
+    ]
+    assert work.delete == []
+
+
+def test_a_copy_this_replica_wrote_is_in_sync() -> None:
+    copy = copy_of("a", SOURCE, version="40")
+    work = plan(build(SOURCE, copy), {("a", "reg"): "40"})
+    assert work.write == []
+    assert work.in_sync == 1
+
+
+def test_a_copy_edited_since_or_not_known_is_rewritten() -> None:
+    copy = copy_of("a", SOURCE, version="41")
+    assert [c for _, _, c in plan(build(SOURCE, copy), {("a", "reg"): "40"}).write] == [copy]
+    assert [c for _, _, c in plan(build(SOURCE, copy), {}).write] == [copy]
+
+
+def test_a_changed_source_rewrites_its_copies() -> None:
+    copy = copy_of("a", SOURCE, version="40")
+    rotated = credential("home", "reg", {"pullpass.io/project": "p"}, version="8")
+    assert [(ns, c) for ns, _, c in plan(build(rotated, copy), {("a", "reg"): "40"}).write] == [
+        ("a", copy)
+    ]
+
+
+def test_copies_out_of_scope_are_deleted_and_unmanaged_secrets_never() -> None:
+    stale = copy_of("b", SOURCE, version="5")  # b is in project q
+    disabled = copy_of("off", SOURCE, version="6")
+    orphan = copy_of("a", credential("home", "gone", {}), version="9")
+    users = credential("b", "mine", {})
+    work = plan(build(SOURCE, stale, disabled, orphan, users), {})
+    assert sorted(c.ref for c in work.delete) == ["a/gone", "b/reg", "off/reg"]
+
+
+def test_unmanaged_secret_holding_the_name_is_a_conflict_not_a_write() -> None:
+    users = credential("a", "reg", {})
+    work = plan(build(SOURCE, users), {})
+    assert work.write == []
+    assert work.conflicts == [("a", SOURCE)]
+    assert work.delete == []
