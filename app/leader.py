@@ -36,17 +36,17 @@ class Elector(threading.Thread):
             lease_duration=lease_seconds,
             renew_deadline=max(2, lease_seconds * 2 // 3),
             retry_period=max(1, lease_seconds // 5),
-            onstarted_leading=self._started,
-            onstopped_leading=self._stopped,
+            onstarted_leading=self._on_started,
+            onstopped_leading=self._on_stopped,
         )
         logging.getLogger("leaderelection").setLevel(logging.WARNING)
 
-    def _started(self) -> None:
+    def _on_started(self) -> None:
         log.info("leading: this replica writes copies", extra={"identity": self.identity})
         metrics.LEADER.set(1)
         self.leading.set()
 
-    def _stopped(self) -> None:
+    def _on_stopped(self) -> None:
         if self.leading.is_set():
             log.info("no longer leading", extra={"identity": self.identity})
         metrics.LEADER.set(0)
@@ -59,5 +59,5 @@ class Elector(threading.Thread):
             except Exception as error:  # the API may be down; stand aside and try again
                 log.warning("leader election failed", extra={"why": type(error).__name__})
             finally:
-                self._stopped()
+                self._on_stopped()
             time.sleep(self._config.retry_period)
