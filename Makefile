@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install control-plane lint test unit demo demo-stop
+.PHONY: install control-plane lint test unit demo
 
 install: $(VENV)/.installed
 
@@ -30,5 +30,3 @@ unit: install
 demo: install control-plane
 	$(BIN)/python scripts/demo.py
 
-demo-stop:
-	$(BIN)/python scripts/demo.py --stop
