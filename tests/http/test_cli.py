@@ -174,3 +174,25 @@ def test_readme_configuration_table_lists_every_serve_flag() -> None:
         for flag in action.option_strings[:1]:
             if flag != "-h":
                 assert f"| `{flag}` | `{env_name(flag)}`" in readme, flag
+
+
+def test_explain_reports_project_scope_and_the_source() -> None:
+    project = EXAMPLES / "project"
+    args = (
+        "explain",
+        "--pod",
+        str(project / "pod.yaml"),
+        "--objects",
+        str(project / "namespaces.yaml"),
+        "--objects",
+        str(project / "source.yaml"),
+        "--credentials-namespace",
+        "pullpass-system",
+    )
+    report = json.loads(run(*args, "-o", "json").stdout)
+    assert report["imagePullSecrets"] == ["payments-registry"]
+    assert report["containers"][0]["credentials"] == [
+        {"secret": "payments-registry", "key": "registry.example.com", "scope": "project:payments"}
+    ]
+    text = run(*args).stdout
+    assert "(project:payments, copy of pullpass-system/payments-registry)" in text
