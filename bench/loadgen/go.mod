@@ -1,0 +1,3 @@
+module pullpass/bench/loadgen
+
+go 1.22
