@@ -1,15 +1,18 @@
 """A rotated certificate is served to new connections with no restart."""
 
+import contextlib
 import shutil
 import ssl
 import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import PULLPASS
 from support import free_port, pod, review, wait_for
+
+BODY = review(pod("team-a", "quay.io/x/y"))
 
 
 def _trust(certs: Path) -> ssl.SSLContext:
@@ -21,9 +24,9 @@ def _certs(out: Path) -> Path:
     return out
 
 
-def test_rotated_certificate_is_picked_up(tmp_path: Path, objects_file: Path) -> None:
-    first, second, live = _certs(tmp_path / "a"), _certs(tmp_path / "b"), tmp_path / "live"
-    shutil.copytree(first, live)
+@contextlib.contextmanager
+def _serving(live: Path, objects_file: Path, first: Path) -> Iterator[tuple[str, str]]:
+    """`pullpass serve` on the files in `live`; yields the /mutate and /metrics URLs."""
     port, metrics_port = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -45,72 +48,41 @@ def test_rotated_certificate_is_picked_up(tmp_path: Path, objects_file: Path) ->
         stderr=subprocess.DEVNULL,
     )
     url = f"https://127.0.0.1:{port}/mutate"
-    body = review(pod("team-a", "quay.io/x/y"))
     try:
         wait_for(
-            lambda: httpx.post(url, json=body, verify=_trust(first)).status_code == 200,
-            20,
-            "serve",
+            lambda: httpx.post(url, json=BODY, verify=_trust(first)).status_code == 200, 20, "serve"
         )
+        yield url, f"http://127.0.0.1:{metrics_port}/metrics"
+        assert process.poll() is None, "pullpass serve restarted or died"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_rotated_certificate_is_picked_up(tmp_path: Path, objects_file: Path) -> None:
+    first, second, live = _certs(tmp_path / "a"), _certs(tmp_path / "b"), tmp_path / "live"
+    shutil.copytree(first, live)
+    with _serving(live, objects_file, first) as (url, _):
         for name in ("tls.key", "tls.crt"):
             shutil.copy(second / name, live / f".{name}")
             (live / f".{name}").replace(live / name)
         wait_for(
-            lambda: httpx.post(url, json=body, verify=_trust(second)).status_code == 200,
+            lambda: httpx.post(url, json=BODY, verify=_trust(second)).status_code == 200,
             10,
             "the new certificate",
         )
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            httpx.post(url, json=body, verify=_trust(first))
-        assert process.poll() is None
-    finally:
-        process.terminate()
-        process.wait(10)
+            httpx.post(url, json=BODY, verify=_trust(first))
 
 
 def test_broken_new_certificate_keeps_the_old_one(tmp_path: Path, objects_file: Path) -> None:
     first, live = _certs(tmp_path / "a"), tmp_path / "live"
     shutil.copytree(first, live)
-    port, metrics_port = free_port(), free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app",
-            "serve",
-            "--address",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--metrics-port",
-            str(metrics_port),
-            "--cert-file",
-            str(live / "tls.crt"),
-            "--key-file",
-            str(live / "tls.key"),
-            "--objects",
-            str(objects_file),
-        ],
-        stderr=subprocess.PIPE,
-    )
-    url = f"https://127.0.0.1:{port}/mutate"
-    body = review(pod("team-a", "quay.io/x/y"))
-    try:
-        wait_for(
-            lambda: httpx.post(url, json=body, verify=_trust(first)).status_code == 200,
-            20,
-            "serve",
-        )
+    with _serving(live, objects_file, first) as (url, metrics):
         (live / "tls.crt").write_text("not a certificate")
         wait_for(
-            lambda: (
-                'certificate_reloads_total{result="error"} 1.0'
-                in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
-            ),
+            lambda: 'certificate_reloads_total{result="error"} 1.0' in httpx.get(metrics).text,
             10,
             "the refused reload",
         )
-        assert httpx.post(url, json=body, verify=_trust(first)).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(10)
+        assert httpx.post(url, json=BODY, verify=_trust(first)).status_code == 200
