@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from app.review import API_VERSION, KIND, PatchOperation, Response
+from app.review import API_VERSION, KIND, AdmissionReview, PatchOperation, Response
 
 
 def allowed(uid: str) -> Response:
@@ -35,7 +35,8 @@ def patched(
 
 
 def review(response: Response) -> bytes:
-    return orjson.dumps({"apiVersion": API_VERSION, "kind": KIND, "response": response})
+    answer: AdmissionReview = {"apiVersion": API_VERSION, "kind": KIND, "response": response}
+    return orjson.dumps(answer)
 
 
 def error(message: str) -> bytes:

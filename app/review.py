@@ -9,9 +9,6 @@ from typing import Any, Literal, NotRequired, TypedDict
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 
-Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
-
-
 class GroupVersionKind(TypedDict):
     group: str
     version: str

@@ -148,14 +148,8 @@ class Feed:
         for watcher in self.watchers:
             watcher.stopping.set()
 
-    def listed(self) -> bool:
-        return all(w.listed.is_set() for w in self.watchers)
-
     def ready(self) -> bool:
         return all(w.listed.is_set() and w.healthy for w in self.watchers)
-
-    def wait_listed(self, timeout: float) -> bool:
-        return all(w.listed.wait(timeout) for w in self.watchers)
 
     def _namespace(self, kind: str, obj: Any) -> None:
         if kind == "LIST":
