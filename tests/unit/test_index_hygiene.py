@@ -12,7 +12,7 @@ from app.index import Index
 from app.scope import ScopeSettings
 from app.watch import Feed
 
-PASSWORD = "hunter2-0a9f7c"  # noqa: S105 - a marker to search for, not a real secret
+PASSWORD = "hunter2-0a9f7c"
 USER = "robot-user-77"
 TOKEN = "tok-3be81d"
 
@@ -41,14 +41,19 @@ def test_index_keeps_no_usernames_passwords_auth_or_tokens() -> None:
     feed = Feed(client.ApiClient(client.Configuration()), index)
     obj = secret("a", "s", {"quay.io": (USER, PASSWORD)}, labels={"team": "a"})
     # kubectl apply leaves the whole object, data included, in this annotation.
-    obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(obj)
+    obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(
+        obj
+    )
     token = secret("a", "t", {"gcr.io": ("oauth2accesstoken", TOKEN)}, legacy=True)
     apply_json = feed.watchers[1]._apply
     apply_json("LIST", [obj])
     feed.watchers[2]._apply("ADDED", token)
     index.table("a")
     index.anywhere()
-    assert [c.keys for c in index.credentials()] in ([("quay.io",), ("gcr.io",)], [("gcr.io",), ("quay.io",)])
+    assert [c.keys for c in index.credentials()] in (
+        [("quay.io",), ("gcr.io",)],
+        [("gcr.io",), ("quay.io",)],
+    )
     strings = reachable(index)
     assert "quay.io" in strings
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
