@@ -40,7 +40,7 @@ REPO = BENCH.parent
 SERVER_CORE, LOAD_CORE = "0", "1"
 REF_PORT, PP_PORT, PP_METRICS = 19443, 18443, 18080
 # The pullpass source tree to run: this checkout, or another one (`--app-dir`) for before/after.
-APP_DIR = REPO
+SETTINGS = {"app_dir": REPO}
 
 
 def shared_dir() -> Path:
@@ -125,11 +125,19 @@ def wait_https(port: int, ca: Path, timeout: float = 60) -> None:
 
 
 @contextlib.contextmanager
-def running(cmd: list[str], name: str, url: str, env: dict[str, str] | None = None,
-            log: Path | None = None, metrics: str | None = None) -> Iterator[Proc]:
+def running(
+    cmd: list[str],
+    name: str,
+    url: str,
+    *,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    metrics: str | None = None,
+) -> Iterator[Proc]:
     sink = log.open("wb") if log else subprocess.DEVNULL
-    process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stderr=sink,
-                               stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, stderr=sink, stdout=subprocess.DEVNULL
+    )
     try:
         yield Proc(name, process, url, metrics)
     finally:
@@ -145,22 +153,57 @@ def running(cmd: list[str], name: str, url: str, env: dict[str, str] | None = No
 
 def reference(fx: Path) -> contextlib.AbstractContextManager[Proc]:
     binary = go_build(shared_dir() / "bench" / "reference-webhook", "reference-webhook")
-    cmd = ["taskset", "-c", SERVER_CORE, str(binary), "-objects", str(fx / "objects.json"),
-           "-cert", str(fx / "tls.crt"), "-key", str(fx / "tls.key"),
-           "-addr", f"127.0.0.1:{REF_PORT}"]
-    return running(cmd, "reference (Go)", f"https://127.0.0.1:{REF_PORT}/mutate",
-                   env={"GOMAXPROCS": "1"})
+    cmd = [
+        "taskset",
+        "-c",
+        SERVER_CORE,
+        str(binary),
+        "-objects",
+        str(fx / "objects.json"),
+        "-cert",
+        str(fx / "tls.crt"),
+        "-key",
+        str(fx / "tls.key"),
+        "-addr",
+        f"127.0.0.1:{REF_PORT}",
+    ]
+    return running(
+        cmd, "reference (Go)", f"https://127.0.0.1:{REF_PORT}/mutate", env={"GOMAXPROCS": "1"}
+    )
 
 
 def pullpass(fx: Path, log: Path | None = None) -> contextlib.AbstractContextManager[Proc]:
-    cmd = ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "app", "serve",
-           "--objects", str(fx / "objects.json"), "--cert-file", str(fx / "tls.crt"),
-           "--key-file", str(fx / "tls.key"), "--port", str(PP_PORT),
-           "--metrics-port", str(PP_METRICS), "--address", "127.0.0.1",
-           "--log-level", "warning"]
-    return running(cmd, "pullpass", f"https://127.0.0.1:{PP_PORT}/mutate",
-                   env={"PYTHONPATH": str(APP_DIR)}, log=log,
-                   metrics=f"http://127.0.0.1:{PP_METRICS}/metrics")
+    cmd = [
+        "taskset",
+        "-c",
+        SERVER_CORE,
+        sys.executable,
+        "-m",
+        "app",
+        "serve",
+        "--objects",
+        str(fx / "objects.json"),
+        "--cert-file",
+        str(fx / "tls.crt"),
+        "--key-file",
+        str(fx / "tls.key"),
+        "--port",
+        str(PP_PORT),
+        "--metrics-port",
+        str(PP_METRICS),
+        "--address",
+        "127.0.0.1",
+        "--log-level",
+        "warning",
+    ]
+    return running(
+        cmd,
+        "pullpass",
+        f"https://127.0.0.1:{PP_PORT}/mutate",
+        env={"PYTHONPATH": str(SETTINGS["app_dir"])},
+        log=log,
+        metrics=f"http://127.0.0.1:{PP_METRICS}/metrics",
+    )
 
 
 def ready(proc: Proc, fx: Path, timeout: float = 60) -> float:
@@ -207,8 +250,10 @@ def same_work(ref: Proc, pp: Proc, fx: Path) -> str:
         body = path.read_bytes()
         (s1, a1), (s2, a2) = post(ref, fx, body), post(pp, fx, body)
         if s1 != 200 or s2 != 200 or added_names(a1) != added_names(a2):
-            raise SystemExit(f"bench: {path.name}: reference {s1} {added_names(a1)} "
-                             f"vs pullpass {s2} {added_names(a2)}")
+            raise SystemExit(
+                f"bench: {path.name}: reference {s1} {added_names(a1)} "
+                f"vs pullpass {s2} {added_names(a2)}"
+            )
         patched += bool(added_names(a2))
     return f"{patched}/{len(reviews(fx))} reviews patched, same Secrets added by both"
 
@@ -229,11 +274,23 @@ class WrkResult:
 
 
 def wrk(url: str, fx: Path, seconds: int, connections: int = 32) -> WrkResult:
-    cmd = ["taskset", "-c", LOAD_CORE, need("wrk"), "-t1", f"-c{connections}",
-           f"-d{seconds}s", "--latency", "-s", str(shared_dir() / "bench" / "rotate.lua"), url]
+    cmd = [
+        "taskset",
+        "-c",
+        LOAD_CORE,
+        need("wrk"),
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(shared_dir() / "bench" / "rotate.lua"),
+        url,
+    ]
     env = {**os.environ, "REVIEWS": " ".join(str(p) for p in reviews(fx))}
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True,
-                         timeout=seconds + 60).stdout
+    out = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
 
     def latency(pct: str) -> float:
         m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -246,28 +303,51 @@ def wrk(url: str, fx: Path, seconds: int, connections: int = 32) -> WrkResult:
     if not rps or not total:
         raise SystemExit(f"bench: cannot read wrk's output:\n{out}")
     return WrkResult(
-        rps=float(rps.group(1)), p50_ms=latency("50"), p99_ms=latency("99"),
-        requests=int(total.group(1)), non2xx=int(non2xx.group(1)) if non2xx else 0,
+        rps=float(rps.group(1)),
+        p50_ms=latency("50"),
+        p99_ms=latency("99"),
+        requests=int(total.group(1)),
+        non2xx=int(non2xx.group(1)) if non2xx else 0,
         socket_errors=sum(int(g) for g in sock.groups()) if sock else 0,
     )
 
 
-def loadgen(url: str, fx: Path, rate: float, *, seconds: float = 0, count: int = 0,
-            conns: int = 64) -> dict[str, float]:
+def loadgen(
+    url: str, fx: Path, rate: float, *, seconds: float = 0, count: int = 0, conns: int = 64
+) -> dict[str, float]:
     binary = go_build(BENCH / "loadgen", "loadgen")
-    cmd = ["taskset", "-c", LOAD_CORE, str(binary), "-url", url, "-ca", str(fx / "ca.crt"),
-           "-rate", str(rate), "-conns", str(conns)]
+    cmd = [
+        "taskset",
+        "-c",
+        LOAD_CORE,
+        str(binary),
+        "-url",
+        url,
+        "-ca",
+        str(fx / "ca.crt"),
+        "-rate",
+        str(rate),
+        "-conns",
+        str(conns),
+    ]
     cmd += ["-count", str(count)] if count else ["-duration", f"{seconds}s"]
     limit = (count / rate if count else seconds) * 1.5 + 120
-    out = subprocess.run([*cmd, *map(str, reviews(fx))], capture_output=True, text=True,
-                         check=True, timeout=limit).stdout
+    out = subprocess.run(
+        [*cmd, *map(str, reviews(fx))], capture_output=True, text=True, check=True, timeout=limit
+    ).stdout
     result: dict[str, float] = json.loads(out)
     return result
 
 
+def scrape(url: str) -> str:
+    """GET one of our own loopback http:// URLs (never user input)."""
+    assert url.startswith("http://127.0.0.1:"), url
+    return urllib.request.urlopen(url, timeout=10).read().decode()  # noqa: S310
+
+
 def histogram(metrics_url: str, name: str) -> dict[float, float]:
     """Cumulative bucket counts of one Prometheus histogram."""
-    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
+    text = scrape(metrics_url)
     buckets: dict[float, float] = {}
     for m in re.finditer(rf'^{name}_bucket{{le="([^"]+)"}} ([\d.e+]+)$', text, re.M):
         buckets[float(m.group(1))] = float(m.group(2))
@@ -291,9 +371,14 @@ def loadavg() -> str:
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in
-                  Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "unknown CPU")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
     return f"{model}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
 
 
@@ -318,8 +403,11 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, object]:
             for proc in order:
                 r = wrk(proc.url, fx, args.duration, args.connections)
                 rows.append({"round": n, "server": proc.name, **r.__dict__})
-                print(f"| {n} | {proc.name} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
-                      f"| {r.non2xx} | {r.socket_errors} |", flush=True)
+                print(
+                    f"| {n} | {proc.name} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
+                    f"| {r.non2xx} | {r.socket_errors} |",
+                    flush=True,
+                )
         rss = pp.rss_mb()
     ratios = []
     for n in range(1, args.rounds + 1):
@@ -328,17 +416,21 @@ def cmd_throughput(args: argparse.Namespace) -> dict[str, object]:
         ratios.append(float(pp_rps) / float(ref_rps))  # type: ignore[arg-type]
     ratios.sort()
     median = ratios[len(ratios) // 2]
-    print(f"\nratio pullpass/reference per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
-          f"median {median:.2f} (target >= 0.75); pullpass RSS after: {rss:.0f} MB; "
-          f"load average after: {loadavg()}")
+    print(
+        f"\nratio pullpass/reference per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
+        f"median {median:.2f} (target >= 0.75); pullpass RSS after: {rss:.0f} MB; "
+        f"load average after: {loadavg()}"
+    )
     return {"rows": rows, "ratios": ratios, "median_ratio": median, "rss_mb": rss}
 
 
 def cmd_steady(args: argparse.Namespace) -> dict[str, object]:
     fx = fixtures()
     name = "pullpass_admission_duration_seconds"
-    print(f"# steady: {args.rate}/s open loop for {args.duration}s; {machine()}; "
-          f"load average: {loadavg()}")
+    print(
+        f"# steady: {args.rate}/s open loop for {args.duration}s; {machine()}; "
+        f"load average: {loadavg()}"
+    )
     with pullpass(fx) as pp:
         ready(pp, fx)
         assert pp.metrics
@@ -347,16 +439,19 @@ def cmd_steady(args: argparse.Namespace) -> dict[str, object]:
         client = loadgen(pp.url, fx, args.rate, seconds=args.duration)
         after = histogram(pp.metrics, name)
     result = {
-        "rate": args.rate, "seconds": args.duration,
+        "rate": args.rate,
+        "seconds": args.duration,
         "server_p50_le_ms": quantile(before, after, 0.50) * 1e3,
         "server_p99_le_ms": quantile(before, after, 0.99) * 1e3,
         "server_p999_le_ms": quantile(before, after, 0.999) * 1e3,
         "client": client,
     }
     print(json.dumps(result, indent=1))
-    print(f"server-side p99 <= {result['server_p99_le_ms']:.2f} ms (histogram bucket bound; "
-          f"target < 2 ms); client-side p99 {client['p99_ms']:.2f} ms; "
-          f"errors {client['errors']}, non-200 {client['sent'] - client['ok']}")
+    print(
+        f"server-side p99 <= {result['server_p99_le_ms']:.2f} ms (histogram bucket bound; "
+        f"target < 2 ms); client-side p99 {client['p99_ms']:.2f} ms; "
+        f"errors {client['errors']}, non-200 {client['sent'] - client['ok']}"
+    )
     return result
 
 
@@ -369,9 +464,21 @@ def cmd_soak(args: argparse.Namespace) -> dict[str, object]:
         loadgen(pp.url, fx, args.rate, seconds=3)  # warm-up so the baseline RSS is steady
         start = time.monotonic()
         binary = go_build(BENCH / "loadgen", "loadgen")
-        cmd = ["taskset", "-c", LOAD_CORE, str(binary), "-url", pp.url, "-ca",
-               str(fx / "ca.crt"), "-rate", str(args.rate), "-count", str(args.count),
-               *map(str, reviews(fx))]
+        cmd = [
+            "taskset",
+            "-c",
+            LOAD_CORE,
+            str(binary),
+            "-url",
+            pp.url,
+            "-ca",
+            str(fx / "ca.crt"),
+            "-rate",
+            str(args.rate),
+            "-count",
+            str(args.count),
+            *map(str, reviews(fx)),
+        ]
         gen = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         deadline = start + args.count / args.rate * 1.5 + 120
         while gen.poll() is None and time.monotonic() < deadline:
@@ -383,21 +490,29 @@ def cmd_soak(args: argparse.Namespace) -> dict[str, object]:
         client = json.loads(gen.communicate()[0])
         samples.append((time.monotonic() - start, pp.rss_mb()))
         assert pp.metrics
-        text = urllib.request.urlopen(pp.metrics, timeout=10).read().decode()
-    outcomes = dict(re.findall(r'^pullpass_admissions_total{outcome="(\w+)"} ([\d.e+]+)$',
-                               text, re.M))
+        text = scrape(pp.metrics)
+    outcomes = dict(
+        re.findall(r'^pullpass_admissions_total{outcome="(\w+)"} ([\d.e+]+)$', text, re.M)
+    )
     tenth = max(1, len(samples) // 10)
     early = sum(s[1] for s in samples[:tenth]) / tenth
     late = sum(s[1] for s in samples[-tenth:]) / tenth
     result = {
-        "count": args.count, "rate": args.rate, "client": client, "outcomes": outcomes,
-        "rss_first_tenth_mb": early, "rss_last_tenth_mb": late,
-        "rss_max_mb": max(s[1] for s in samples), "rss_samples": samples,
+        "count": args.count,
+        "rate": args.rate,
+        "client": client,
+        "outcomes": outcomes,
+        "rss_first_tenth_mb": early,
+        "rss_last_tenth_mb": late,
+        "rss_max_mb": max(s[1] for s in samples),
+        "rss_samples": samples,
     }
     print(json.dumps({k: v for k, v in result.items() if k != "rss_samples"}, indent=1))
-    print(f"soak: {client['ok']}/{client['sent']} ok, errors {client['errors']}; RSS "
-          f"{early:.1f} MB (first tenth) -> {late:.1f} MB (last tenth), max "
-          f"{result['rss_max_mb']:.1f} MB")
+    print(
+        f"soak: {client['ok']}/{client['sent']} ok, errors {client['errors']}; RSS "
+        f"{early:.1f} MB (first tenth) -> {late:.1f} MB (last tenth), max "
+        f"{result['rss_max_mb']:.1f} MB"
+    )
     return result
 
 
@@ -419,12 +534,16 @@ def cmd_scale(args: argparse.Namespace) -> dict[str, object]:
             secrets = 50 if label == "small" else args.namespaces * 5
             results.setdefault(label, []).append(r.rps)
             out[f"{label}-{n}"] = {"ready_s": took, "rss_mb": rss, **r.__dict__}
-            print(f"| {label} | {secrets} | {took:.2f} | {rss:.0f} | {r.rps:.0f} "
-                  f"| {r.p99_ms:.2f} |", flush=True)
+            print(
+                f"| {label} | {secrets} | {took:.2f} | {rss:.0f} | {r.rps:.0f} | {r.p99_ms:.2f} |",
+                flush=True,
+            )
     ratio = (sum(results["large"]) / len(results["large"])) / (
-        sum(results["small"]) / len(results["small"]))
-    print(f"\nthroughput with {args.namespaces * 5} Secrets / with 50: {ratio:.2f} "
-          f"(target >= 0.95)")
+        sum(results["small"]) / len(results["small"])
+    )
+    print(
+        f"\nthroughput with {args.namespaces * 5} Secrets / with 50: {ratio:.2f} (target >= 0.95)"
+    )
     out["ratio"] = ratio
     return out
 
@@ -440,11 +559,16 @@ def cmd_smoke(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--app-dir", type=Path, default=REPO,
-                        help="pullpass source tree to run (default: this checkout)")
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        default=REPO,
+        help="pullpass source tree to run (default: this checkout)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("throughput")
     p.add_argument("--rounds", type=int, default=3)
@@ -464,9 +588,8 @@ def main() -> None:
     sub.add_parser("smoke")
     args = parser.parse_args()
     need("taskset")
-    global APP_DIR
-    APP_DIR = args.app_dir.resolve()
-    os.chdir(APP_DIR)
+    SETTINGS["app_dir"] = args.app_dir.resolve()
+    os.chdir(SETTINGS["app_dir"])
     result = globals()[f"cmd_{args.command}"](args)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
