@@ -1,0 +1,338 @@
+"""Limits of the webhook port: big bodies, slow and idle clients, 1,000 connections, hygiene.
+
+Each test talks raw HTTP/1.1 over TLS to a real `pullpass serve --objects`, because what is
+checked here (when the server answers, whether it closes, what it logs) is below any client
+library's view. Timings use generous margins: the machine is shared.
+"""
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from support import free_port, namespace, pod, review, secret, wait_for
+
+from app.serve import MAX_HEADER_BYTES, READ_TIMEOUT
+
+PASSWORDS = ("lim-pw-quay-5a1f", "lim-pw-hub-c3d9", "lim-pw-glob-8e02")
+OBJECTS = [
+    namespace("team-a", {"pullpass.io/inject": "enabled"}),
+    secret("team-a", "quay", {"quay.io": ("lim-user-quay", PASSWORDS[0])}),
+    secret("team-a", "hub", {"https://index.docker.io/v1/": ("lim-user-hub", PASSWORDS[1])}),
+    secret("team-a", "glob", {"*.corp.example": ("lim-user-glob", PASSWORDS[2])}, legacy=True),
+]
+LIMIT = 3 * 1024 * 1024
+
+
+@dataclass
+class Served:
+    port: int
+    metrics: str
+    context: ssl.SSLContext
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def connect(self) -> ssl.SSLSocket:
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        return self.context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("limits")
+    certs = tmp / "certs"
+    app = [sys.executable, "-m", "app"]
+    subprocess.run([*app, "certs", "--out", str(certs), "--host", "127.0.0.1"], check=True)
+    objects = tmp / "objects.json"
+    objects.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": OBJECTS}))
+    port, metrics_port = free_port(), free_port()
+    log = tmp / "serve.log"
+    cmd = [
+        *app,
+        "serve",
+        "--objects",
+        str(objects),
+        "--cert-file",
+        str(certs / "tls.crt"),
+        "--key-file",
+        str(certs / "tls.key"),
+        "--port",
+        str(port),
+        "--metrics-port",
+        str(metrics_port),
+        "--address",
+        "127.0.0.1",
+        "--log-level",
+        "debug",  # the most talkative level: the hygiene test reads every line it writes
+    ]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(cmd, stderr=sink)
+    metrics = f"http://127.0.0.1:{metrics_port}"
+    try:
+        wait_for(
+            lambda: process.poll() is not None or httpx.get(f"{metrics}/readyz").status_code == 200,
+            30,
+            "pullpass serve",
+        )
+        assert process.poll() is None, log.read_text()[-2000:]
+        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        yield Served(port, metrics, context, log, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def good_review() -> bytes:
+    return json.dumps(review(pod("team-a", "quay.io/a/b", "nginx"))).encode()
+
+
+def request_bytes(body: bytes, extra: str = "") -> bytes:
+    head = (
+        "POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    )
+    return head.encode() + body
+
+
+def read_response(sock: ssl.SSLSocket) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response with a Content-Length body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before a response: {data!r}"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside the body"
+        rest += chunk
+    return status, headers, rest[:length]
+
+
+def closed_by_server(sock: ssl.SSLSocket) -> bool:
+    """True when the server has closed (EOF or reset), False if data arrived instead."""
+    try:
+        return sock.recv(1) == b""
+    except (ConnectionError, ssl.SSLError):
+        return True
+
+
+# --- body size -----------------------------------------------------------------------------
+
+
+def test_declared_oversize_body_is_413_before_it_is_sent(served: Served) -> None:
+    head = (
+        "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {LIMIT + 1}\r\n\r\n"
+    )
+    with served.connect() as sock:
+        sock.settimeout(10)
+        sock.sendall(head.encode() + b"{" * 1000)  # 1 KB of the declared 3 MiB
+        started = time.monotonic()
+        status, headers, body = read_response(sock)
+        assert status == 413
+        assert headers["content-type"] == "application/json"
+        assert "larger than" in json.loads(body)["error"]
+        assert headers.get("connection") == "close"
+        assert time.monotonic() - started < 5, "the server waited for the body"
+        assert closed_by_server(sock)
+
+
+def test_streamed_oversize_body_is_refused_midway(served: Served) -> None:
+    """Chunked, no length: 413 once 3 MiB has arrived, while the client still holds the end."""
+    with served.connect() as sock:
+        sock.settimeout(20)
+        sock.sendall(
+            b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b" " * (256 * 1024)
+        sent = 0
+        status = None
+        try:
+            while sent <= LIMIT + len(chunk):
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+        except (ConnectionError, ssl.SSLError):
+            pass  # the server may close while we are still sending: that is the point
+        status, _, body = read_response(sock)
+        assert status == 413
+        assert "larger than" in json.loads(body)["error"]
+        # The terminating chunk was never sent: the server answered without the whole body.
+
+
+def test_header_flood_is_refused(served: Served) -> None:
+    with served.connect() as sock:
+        sock.settimeout(10)
+        sock.sendall(b"POST /mutate HTTP/1.1\r\nHost: x\r\n")
+        filler = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+        try:
+            for _ in range(MAX_HEADER_BYTES // len(filler) + 10):
+                sock.sendall(filler)
+        except (ConnectionError, ssl.SSLError):
+            pass
+        status, _, _ = read_response(sock)
+        assert status == 400
+        assert closed_by_server(sock)
+
+
+# --- slow and idle clients -----------------------------------------------------------------
+
+
+def test_idle_and_slow_clients_are_cut_off_and_do_not_block_others(served: Served) -> None:
+    idle = served.connect()  # connects and says nothing
+    slow_head = served.connect()  # a header, a byte at a time
+    slow_body = served.connect()  # whole headers, then a body that never finishes
+    slow_head.sendall(b"POST /mutate HTTP/1.1\r\nHo")
+    slow_body.sendall(request_bytes(b"x" * 100)[:-90])
+    try:
+        # Meanwhile another client is served at once.
+        with served.connect() as other:
+            other.settimeout(5)
+            started = time.monotonic()
+            other.sendall(request_bytes(good_review()))
+            status, _, _ = read_response(other)
+            assert status == 200
+            assert time.monotonic() - started < 2
+        deadline = time.monotonic() + READ_TIMEOUT + 5
+        for sock in (idle, slow_head, slow_body):
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+        for _ in range(int(READ_TIMEOUT) + 3):  # the slow header keeps trickling
+            try:
+                slow_head.sendall(b"s")
+            except (ConnectionError, ssl.SSLError, OSError):
+                break
+            time.sleep(1)
+        for name, sock in (("idle", idle), ("slow header", slow_head), ("slow body", slow_body)):
+            try:
+                assert closed_by_server(sock), f"{name}: data instead of a close"
+            except TimeoutError:
+                pytest.fail(f"{name} client still connected after {READ_TIMEOUT + 5}s")
+    finally:
+        for sock in (idle, slow_head, slow_body):
+            sock.close()
+
+
+def test_keep_alive_connection_survives_between_quick_requests(served: Served) -> None:
+    """The read deadline measures one request, not the connection's life."""
+    with served.connect() as sock:
+        sock.settimeout(10)
+        for _ in range(3):
+            sock.sendall(request_bytes(good_review()))
+            assert read_response(sock)[0] == 200
+            time.sleep(READ_TIMEOUT / 2 + 0.5)  # idle, but under the 30 s keep-alive
+        sock.sendall(request_bytes(good_review()))
+        assert read_response(sock)[0] == 200
+
+
+# --- many connections ----------------------------------------------------------------------
+
+
+async def _one(served: Served, body: bytes, delay: float) -> tuple[int | str, bytes]:
+    await asyncio.sleep(delay)
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                "127.0.0.1", served.port, ssl=served.context, server_hostname="127.0.0.1"
+            ),
+            60,
+        )
+    except (OSError, TimeoutError) as error:
+        return f"connect: {type(error).__name__}", b""
+    try:
+        writer.write(request_bytes(body))
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+        status = int(head.split(b" ", 2)[1])
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        return status, await asyncio.wait_for(reader.readexactly(length), 60)
+    except (OSError, TimeoutError, asyncio.IncompleteReadError) as error:
+        return f"exchange: {type(error).__name__}", b""
+    finally:
+        writer.close()
+
+
+async def _crowd(served: Served, bodies: list[bytes]) -> list[tuple[int | str, bytes]]:
+    """Open every connection first, then send on all of them: all are open at once."""
+    return await asyncio.gather(*(_one(served, b, i * 0.001) for i, b in enumerate(bodies)))
+
+
+def test_1000_concurrent_connections_are_served_or_refused_cleanly(served: Served) -> None:
+    bodies = [good_review() for _ in range(1000)]
+    started = time.monotonic()
+    results = asyncio.run(_crowd(served, bodies))
+    took = time.monotonic() - started
+    statuses: dict[int | str, int] = {}
+    for status, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    # Clean means an HTTP answer for every connection: 200, or 503 past the concurrency limit.
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.get(200, 0) >= 900, statuses
+    for status, body in results:
+        if status == 200:
+            assert json.loads(body)["response"]["allowed"] is True
+    assert served.process.poll() is None
+    with served.connect() as sock:  # and the server is still fine afterwards
+        sock.settimeout(10)
+        sock.sendall(request_bytes(good_review()))
+        assert read_response(sock)[0] == 200
+    print(f"1000 connections: {statuses} in {took:.1f}s")
+
+
+# --- credential hygiene --------------------------------------------------------------------
+
+
+def secret_strings() -> list[str]:
+    """Every form a credential could leak in: passwords, user:password, their base64."""
+    out: list[str] = []
+    for obj in OBJECTS:
+        for blob in (obj.get("data") or {}).values():
+            out.append(blob)
+            decoded = json.loads(base64.b64decode(blob))
+            for entry in (decoded.get("auths") or decoded).values():
+                out.append(entry["auth"])
+                out.append(base64.b64decode(entry["auth"]).decode())
+    return [*out, *PASSWORDS]
+
+
+def test_no_credential_material_in_logs_metrics_or_errors_under_load(served: Served) -> None:
+    bad: list[bytes] = [
+        b"{",
+        b"[]",
+        json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(),
+        json.dumps(review({"metadata": {"namespace": "team-a"}, "spec": "x"})).encode(),
+    ]
+    mixed = [good_review() if i % 3 else bad[i % len(bad)] for i in range(600)]
+    mixed += [json.dumps(review(pod("team-a", f"x{i}.corp.example/a"))).encode() for i in range(50)]
+    results = asyncio.run(_crowd(served, mixed))
+    answers = b"\n".join(body for _, body in results)
+    assert {s for s, _ in results} <= {200, 400}, {s for s, _ in results}
+    metrics = httpx.get(f"{served.metrics}/metrics").text
+    logs = served.log.read_text()
+    assert "admission decision" in logs, "debug logging is off: the check would see nothing"
+    for needle in secret_strings():
+        assert needle not in logs, f"credential material in the logs: {needle[:6]}..."
+        assert needle not in metrics, f"credential material in /metrics: {needle[:6]}..."
+        assert needle.encode() not in answers, f"credential material in an answer: {needle[:6]}"
+    assert os.path.getsize(served.log) > 0
