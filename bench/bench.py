@@ -206,7 +206,7 @@ def pullpass(fx: Path, log: Path | None = None) -> contextlib.AbstractContextMan
     )
 
 
-def ready(proc: Proc, fx: Path, timeout: float = 60) -> float:
+def ready(proc: Proc, fx: Path, timeout: float = 300) -> float:
     """Seconds from process start until /mutate answers."""
     started = time.monotonic()
     port = int(proc.url.rsplit(":", 1)[1].split("/")[0])
