@@ -18,6 +18,7 @@ class Index:
         self._lock = threading.Lock()
         self._namespaces: dict[str, NamespaceInfo] = {}
         self._secrets: dict[str, dict[str, Credential]] = {}
+        self._held: dict[str, set[str]] = {}
         self._tables: dict[str, MatchTable | None] = {}
         self._anywhere: MatchTable | None = None
         self._listeners: list[threading.Event] = []
@@ -64,6 +65,26 @@ class Index:
                     if c.type != secret_type:
                         fresh.setdefault(namespace, {}).setdefault(name, c)
             self._secrets = fresh
+            self._changed()
+
+    def hold(self, namespace: str, name: str, held: bool) -> None:
+        """Record whether a Secret of any type that pullpass does not manage holds this name."""
+        with self._lock:
+            names = self._held.setdefault(namespace, set())
+            if held == (name in names):
+                return
+            if held:
+                names.add(name)
+            else:
+                names.discard(name)
+            self._changed()
+
+    def replace_held(self, names: Iterable[tuple[str, str]]) -> None:
+        fresh: dict[str, set[str]] = {}
+        for namespace, name in names:
+            fresh.setdefault(namespace, set()).add(name)
+        with self._lock:
+            self._held = fresh
             self._changed()
 
     def subscribe(self) -> threading.Event:
@@ -125,4 +146,5 @@ class Index:
         own = self._secrets.get(namespace.name, {}).values()
         home = self._secrets.get(self.settings.credentials_namespace, {}).values()
         sources = [c for c in home if source_scope(c, self.settings) is not None]
-        return resolve(namespace, own, sources, self.settings)
+        held = self._held.get(namespace.name, set())
+        return resolve(namespace, own, sources, self.settings, held)

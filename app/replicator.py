@@ -224,8 +224,10 @@ class Replicator(threading.Thread):
         )
         event = client.CoreV1Event(
             metadata=client.V1ObjectMeta(generate_name="pullpass-conflict-", namespace=namespace),
+            # On the Secret that holds the name, so the tenant sees it in their own namespace
+            # (an Event about the cluster-scoped Namespace could only live in `default`).
             involved_object=client.V1ObjectReference(
-                api_version="v1", kind="Namespace", name=namespace
+                api_version="v1", kind="Secret", name=source.name, namespace=namespace
             ),
             reason="CredentialConflict",
             message=message,
@@ -238,7 +240,9 @@ class Replicator(threading.Thread):
         try:
             self.core.create_namespaced_event(namespace, event)
         except client.ApiException as error:
-            log.warning("conflict event not recorded", extra={"status": error.status})
+            log.warning(
+                "conflict event not recorded", extra={"status": error.status, "why": error.reason}
+            )
 
 
 def _attempt(job: Callable[[], None]) -> bool:

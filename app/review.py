@@ -9,6 +9,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 
+
 class GroupVersionKind(TypedDict):
     group: str
     version: str

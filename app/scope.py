@@ -5,7 +5,7 @@ copy that the replicator is due to write, and never a name held by a Secret pull
 manage.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from app import labels
@@ -60,8 +60,13 @@ def resolve(
     own: Iterable[Credential],
     sources: Iterable[Credential],
     settings: ScopeSettings,
+    held: Collection[str] = (),
 ) -> Resolution:
-    """Namespace credentials by name, then project, then cluster sources by name."""
+    """Namespace credentials by name, then project, then cluster sources by name.
+
+    `held` names the namespace's Secrets of any type that pullpass does not manage: a copy can
+    never take such a name, even when the Secret there is no registry credential.
+    """
     own_by_name = {c.name: c for c in own}
     scoped = [
         Scoped(c.name, NAMESPACE, c)
@@ -82,7 +87,7 @@ def resolve(
     conflicts = []
     for _, name, scope, source in ranked:
         holder = own_by_name.get(name)
-        if holder is not None and not holder.managed:
+        if name in held or (holder is not None and not holder.managed):
             conflicts.append(source)
         elif name not in taken:
             taken.add(name)

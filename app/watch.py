@@ -9,13 +9,14 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import orjson
 from kubernetes import client
 from kubernetes.watch.watch import iter_resp_lines
 
-from app import metrics
+from app import labels, metrics
 from app.credential import CREDENTIAL_TYPES, credential_from_secret, namespace_from_object
 from app.dockercfg import BadDockerConfig
 from app.index import Index
@@ -25,6 +26,9 @@ log = logging.getLogger("pullpass.watch")
 
 PAGE = 500
 WATCH_SECONDS = 240
+# Metadata only: a list and a watch each need their own media type, or the server sends nothing.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 MAX_BACKOFF = 30.0
 
 
@@ -108,6 +112,15 @@ class Watcher(threading.Thread):
             metrics.WATCH_RESTARTS.labels(self.resource).inc()
 
 
+def _metadata_only(call: Callable[..., Any], **params: Any) -> Any:
+    accept = METADATA_WATCH if params.get("watch") else METADATA_LIST
+    return call(_preload_content=False, _headers={"Accept": accept}, **params)
+
+
+def _managed(obj: dict[str, Any]) -> bool:
+    return bool((obj["metadata"].get("labels") or {}).get(labels.MANAGED_BY) == labels.PULLPASS)
+
+
 def _events(response: Any) -> Iterator[dict[str, Any]]:
     for line in iter_resp_lines(response):
         yield orjson.loads(line)
@@ -120,25 +133,23 @@ class Feed:
         self.index = index
         core = client.CoreV1Api(api)
         self._reported: set[str] = set()
-        self.watchers = [Watcher("namespaces", self._raw(core.list_namespace), self._namespace)]
-        for secret_type in CREDENTIAL_TYPES:
-            selector = f"type={secret_type}"
-
-            def call(selector: str = selector, **kw: Any) -> Any:
-                return core.list_secret_for_all_namespaces(
-                    field_selector=selector, _preload_content=False, **kw
+        secrets = core.list_secret_for_all_namespaces
+        self.watchers = [
+            Watcher(
+                "namespaces", partial(core.list_namespace, _preload_content=False), self._namespace
+            ),
+            *(
+                Watcher(
+                    secret_type.split("/")[-1],
+                    partial(secrets, field_selector=f"type={secret_type}", _preload_content=False),
+                    self._secrets_of(secret_type),
                 )
-
-            self.watchers.append(
-                Watcher(secret_type.split("/")[-1], call, self._secrets_of(secret_type))
-            )
-
-    @staticmethod
-    def _raw(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def call(**kw: Any) -> Any:
-            return fn(_preload_content=False, **kw)
-
-        return call
+                for secret_type in CREDENTIAL_TYPES
+            ),
+            # Names only, of every Secret: a copy must never take a name held by any Secret that
+            # pullpass does not manage, registry credential or not.
+            Watcher("secret-names", partial(_metadata_only, secrets), self._names),
+        ]
 
     def start(self) -> None:
         for watcher in self.watchers:
@@ -159,6 +170,16 @@ class Feed:
         else:
             self.index.put_namespace(namespace_from_object(obj))
         self._sizes()
+
+    def _names(self, kind: str, obj: Any) -> None:
+        if kind == "LIST":
+            self.index.replace_held(
+                (o["metadata"]["namespace"], o["metadata"]["name"]) for o in obj if not _managed(o)
+            )
+        else:
+            meta = obj["metadata"]
+            held = kind != "DELETED" and not _managed(obj)
+            self.index.hold(meta["namespace"], meta["name"], held)
 
     def _secrets_of(self, secret_type: str) -> Callable[[str, Any], None]:
         def apply(kind: str, obj: Any) -> None:

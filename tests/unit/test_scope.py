@@ -84,3 +84,10 @@ def test_credentials_namespace_gets_no_copies_of_its_own_sources() -> None:
         ("p-cred", "namespace"),
         ("q-cred", "namespace"),
     ]
+
+
+def test_a_name_held_by_any_unmanaged_secret_blocks_the_copy() -> None:
+    # e.g. an Opaque Secret named like a source: not a registry credential, still not ours.
+    result = resolve(ns("a", "p"), [], SOURCES, SETTINGS, held={"p-cred"})
+    assert names(result) == [("all", "cluster")]
+    assert result.conflicts == [PROJECT_P]
