@@ -77,15 +77,22 @@ class Watcher(threading.Thread):
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _list(self) -> str:
-        items: list[dict[str, Any]] = []
-        token = None
-        while True:
-            page = orjson.loads(self._call(limit=PAGE, _continue=token).data)
-            items.extend(page.get("items") or ())
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                self._apply("LIST", items)
-                return str(page["metadata"]["resourceVersion"])
+        """Pages are handed over one at a time, so only one page of raw objects is ever held."""
+        version = ""
+
+        def items() -> Iterator[dict[str, Any]]:
+            nonlocal version
+            token = None
+            while True:
+                page = orjson.loads(self._call(limit=PAGE, _continue=token).data)
+                yield from page.get("items") or ()
+                token = (page.get("metadata") or {}).get("continue")
+                if not token:
+                    version = str(page["metadata"]["resourceVersion"])
+                    return
+
+        self._apply("LIST", items())
+        return version
 
     def _watch(self, version: str) -> None:
         while not self.stopping.is_set():
