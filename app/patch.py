@@ -23,6 +23,12 @@ def record_injected(pod: PodView, names: Sequence[str]) -> PatchOperation:
     """Keep earlier names on reinvocation so the annotation lists everything pullpass added."""
     earlier = (pod.annotations or {}).get(labels.INJECTED, "")
     value = ",".join([*filter(None, earlier.split(",")), *names])
+    if not pod.has_metadata:
+        return {
+            "op": "add",
+            "path": "/metadata",
+            "value": {"annotations": {labels.INJECTED: value}},
+        }
     if pod.annotations is None:
         return {"op": "add", "path": "/metadata/annotations", "value": {labels.INJECTED: value}}
     return {"op": "add", "path": _INJECTED_PATH, "value": value}

@@ -22,6 +22,7 @@ class PodView:
     name: str
     labels: dict[str, str]
     annotations: dict[str, str] | None
+    has_metadata: bool
     containers: tuple[Container, ...]
     pull_secrets: tuple[str, ...]
     has_pull_secrets: bool
@@ -57,6 +58,7 @@ def read_pod(obj: Any, namespace: str = "") -> PodView:
         name=name,
         labels=labels,
         annotations=annotations if isinstance(metadata.get("annotations"), dict) else None,
+        has_metadata=isinstance(obj.get("metadata"), dict),
         containers=tuple(containers),
         pull_secrets=tuple(names),
         has_pull_secrets=secrets is not None,

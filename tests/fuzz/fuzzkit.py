@@ -15,7 +15,6 @@ from typing import Any
 
 import jsonpatch
 import orjson
-from hypothesis import assume
 from support import namespace, secret
 
 from app import metrics
@@ -46,10 +45,6 @@ OBJECTS = [
     secret("creds", "proj", {"gcr.io": ("u", PASSWORDS[3])}, labels={"pullpass.io/project": "p1"}),
     secret("creds", "all", {"example.com/s": ("u", "y")}, labels={"pullpass.io/scope": "cluster"}),
 ]
-# Bugs found by fuzzing and reported, not yet fixed: cases that hit them are discarded (not
-# passed) in the random tests, and each has a strict xfail test that turns red once it is fixed.
-KNOWN_BUGS = True
-
 NAMESPACES = ["team-a", "team-b", "off", "nowhere", "creds", ""]
 
 
@@ -119,10 +114,6 @@ def check_body(body: bytes, index: Index) -> tuple[int, dict[str, Any]]:
         assert operations, response
         assert all(op["op"] == "add" for op in operations), operations
         obj = request.get("object")
-        if KNOWN_BUGS and not isinstance((obj or {}).get("metadata"), dict):
-            # Known bug, kept visible by test_pod_without_metadata_gets_a_patch_that_applies
-            # (strict xfail): the annotation patch assumes /metadata exists.
-            assume(False)
         patched = jsonpatch.apply_patch(obj, operations)  # raises when it does not apply
         check_append_only(obj, patched)
         again = dict(request, object=patched)

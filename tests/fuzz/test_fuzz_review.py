@@ -317,7 +317,7 @@ def test_strategy_reaches_patches(index: Index) -> None:
     """Enough generated shapes must be patched, or the fuzzer only tests the 400 path."""
     seen = {"patch": 0, "400": 0, "200": 0}
 
-    @settings(max_examples=300, **SETTINGS)
+    @settings(max_examples=300, derandomize=True, **SETTINGS)  # a fixed sample: no flaky count
     @given(body=reviews())
     def run(body: dict[str, Any]) -> None:
         status, answer = check_body(encode(body), index)
@@ -330,11 +330,6 @@ def test_strategy_reaches_patches(index: Index) -> None:
     assert seen["400"] >= 20, seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug found by this fuzzer: a Pod without metadata (namespace from the request) "
-    "gets `add /metadata/annotations`, which does not apply; fix in app/patch.py",
-)
 def test_pod_without_metadata_gets_a_patch_that_applies(index: Index) -> None:
     body = review(pod("team-a", "quay.io/a/b"))
     del body["request"]["object"]["metadata"]
