@@ -11,6 +11,7 @@ Exactness depends on Go's `net/url` (Go 1.25 with the bracketed-host fix of CVE-
 bytes, as Go sees strings. Keys are parsed once (`parse_key`) so lookups only compare. Pure.
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -406,11 +407,13 @@ class RegistryKey:
     docker_hub: bool
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_key(raw: str) -> RegistryKey | None:
     """The key as `BasicDockerKeyring.Add` stores it and `Lookup` re-reads it.
 
     None when the kubelet skips it (`url.Parse` fails in `Add`) or could never match it (the
     stored `host + path` fails to parse again in `Lookup`, so `URLsMatchStr` always errors).
+    Cached: the same keys recur in every namespace, and tables are rebuilt after each change.
     """
     value = _go_bytes(raw)
     if value.startswith(b"https://"):
@@ -491,13 +494,48 @@ def lookup(keys: Sequence[RegistryKey], image: ImageName | str) -> list[Registry
     keys in the order given). Only when none matched do keys stored as `index.docker.io` apply,
     to images `is_default_registry_match` accepts. `image` is as for `key_matches`.
     """
-    target = _target(image)
-    if target is not None:
-        direct = [key for key in keys if _matches(key, target)]
-        if direct:
-            direct.sort(key=lambda key: key.order, reverse=True)
-            return direct
-    name = image.name if isinstance(image, ImageName) else image
-    if not is_default_registry_match(name):
-        return []
-    return [key for key in keys if key.docker_hub]
+    return Keyring(keys).lookup(image)
+
+
+class Keyring:
+    """`lookup` over a fixed set of keys, with the keys bucketed so a lookup reads only the keys
+    that could match: those with the image's exact host and port, and globs of the same shape.
+
+    A cluster-wide keyring holds tens of thousands of keys; scanning them all per image would
+    cost milliseconds, bucketing costs two dict reads.
+    """
+
+    __slots__ = ("_exact", "_globs", "_hub", "keys")
+
+    def __init__(self, keys: Sequence[RegistryKey]) -> None:
+        self.keys = tuple(keys)
+        self._exact: dict[tuple[tuple[bytes, ...], bytes], list[int]] = {}
+        self._globs: dict[tuple[int, bytes], list[int]] = {}
+        for position, key in enumerate(self.keys):
+            if any(key.globs):
+                bucket = self._globs.setdefault((len(key.labels), key.port), [])
+            else:
+                bucket = self._exact.setdefault((key.labels, key.port), [])
+            bucket.append(position)
+        self._hub = [position for position, key in enumerate(self.keys) if key.docker_hub]
+
+    def lookup(self, image: ImageName | str) -> list[RegistryKey]:
+        """As the module's `lookup` over the keys in the order given."""
+        return [self.keys[position] for position in self.positions(image)]
+
+    def positions(self, image: ImageName | str) -> list[int]:
+        """Where in `keys` the matching keys stand, in the keyring's order."""
+        target = _target(image)
+        if target is not None:
+            candidates = self._exact.get((target.labels, target.port), []) + self._globs.get(
+                (len(target.labels), target.port), []
+            )
+            candidates.sort()
+            direct = [p for p in candidates if _matches(self.keys[p], target)]
+            if direct:
+                direct.sort(key=lambda p: self.keys[p].order, reverse=True)
+                return direct
+        name = image.name if isinstance(image, ImageName) else image
+        if not is_default_registry_match(name):
+            return []
+        return list(self._hub)

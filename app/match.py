@@ -7,7 +7,7 @@ the hot path costs a dict lookup per container once the table is warm.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.keyring import RegistryKey, lookup, parse_key
+from app.keyring import Keyring, parse_key
 from app.reference import ImageName, parse_image
 from app.scope import Scoped
 
@@ -29,18 +29,19 @@ class ImageMatch:
 class MatchTable:
     """One keyring, as the kubelet would build it from the pod's pull secrets."""
 
-    __slots__ = ("_cache", "_keys", "_owners", "credentials")
+    __slots__ = ("_cache", "_keyring", "_owners", "credentials")
 
     def __init__(self, credentials: Sequence[Scoped]) -> None:
         self.credentials = tuple(credentials)
-        self._keys: list[RegistryKey] = []
-        self._owners: dict[int, Scoped] = {}
+        keys = []
+        self._owners: list[Scoped] = []
         for credential in self.credentials:
             for raw in credential.source.keys:
                 key = parse_key(raw)
                 if key is not None:
-                    self._keys.append(key)
-                    self._owners[id(key)] = credential
+                    keys.append(key)
+                    self._owners.append(credential)
+        self._keyring = Keyring(keys)
         self._cache: dict[str, ImageMatch] = {}
 
     def match(self, image: str) -> ImageMatch:
@@ -53,7 +54,8 @@ class MatchTable:
 
     def _lookup(self, image: str) -> ImageMatch:
         name = parse_image(image)
-        if name is None or not self._keys:
+        if name is None or not self._owners:
             return ImageMatch(name, ())
-        matched = lookup(self._keys, name)
-        return ImageMatch(name, tuple(Match(self._owners[id(k)], k.raw) for k in matched))
+        keys = self._keyring.keys
+        found = self._keyring.positions(name)
+        return ImageMatch(name, tuple(Match(self._owners[p], keys[p].raw) for p in found))
