@@ -25,7 +25,7 @@ class View(Protocol):
         """Every credential in the cluster, to warn about images served only elsewhere."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     response: Response
     outcome: str
@@ -62,14 +62,16 @@ def _needed(pod: PodView, table: MatchTable, view: View) -> tuple[list[str], lis
     warned: dict[str, str] = {}
     for container in pod.containers:
         found = table.match(container.image)
-        used.update(m.credential.secret for m in found.matches)
-        if found.image is None or found.matches:
+        if found.secrets:
+            used |= found.secrets
+            continue
+        if found.image is None:
             continue
         registry = found.image.domain
         if registry not in warned and view.anywhere().match(container.image).matches:
             warned[registry] = _warning(registry)
-    ordered = [c.secret for c in table.credentials if c.secret in used]
-    return list(dict.fromkeys(ordered)), list(warned.values())
+    # Names in a table are unique (scope.resolve), so table order needs no de-duplication.
+    return [c.secret for c in table.credentials if c.secret in used], list(warned.values())
 
 
 def _warning(registry: str) -> str:

@@ -24,6 +24,7 @@ class Match:
 class ImageMatch:
     image: ImageName | None
     matches: tuple[Match, ...]
+    secrets: frozenset[str] = frozenset()
 
 
 class MatchTable:
@@ -57,5 +58,5 @@ class MatchTable:
         if name is None or not self._owners:
             return ImageMatch(name, ())
         keys = self._keyring.keys
-        found = self._keyring.positions(name)
-        return ImageMatch(name, tuple(Match(self._owners[p], keys[p].raw) for p in found))
+        matches = tuple(Match(self._owners[p], keys[p].raw) for p in self._keyring.positions(name))
+        return ImageMatch(name, matches, frozenset(m.credential.secret for m in matches))
