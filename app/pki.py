@@ -2,6 +2,7 @@
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -9,8 +10,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pullpass CA")])
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +28,13 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def new_ca(days: int) -> Pair:
+def new_ca(days: int, common_name: str = "pullpass CA") -> Pair:
     key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
         x509.CertificateBuilder()
-        .subject_name(CA_NAME)
-        .issuer_name(CA_NAME)
+        .subject_name(name)
+        .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(_now() - datetime.timedelta(minutes=5))
@@ -49,8 +49,17 @@ def new_ca(days: int) -> Pair:
     return Pair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
-def issue(ca: Pair, hosts: list[str], days: int) -> Pair:
-    """A serving certificate for `hosts`: IPs become IP SANs, the rest DNS SANs."""
+def issue(
+    ca: Pair,
+    hosts: Sequence[str],
+    days: int,
+    *,
+    common_name: str | None = None,
+    organizations: Sequence[str] = (),
+    client: bool = False,
+) -> Pair:
+    """A serving certificate for `hosts` (IPs become IP SANs, the rest DNS SANs), or with
+    `client` a client certificate whose organizations are Kubernetes groups."""
     ca_cert = x509.load_pem_x509_certificate(ca.cert)
     ca_key = serialization.load_pem_private_key(ca.key, None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
@@ -63,19 +72,26 @@ def issue(ca: Pair, hosts: list[str], days: int) -> Pair:
             names.append(x509.DNSName(host))
     key = ec.generate_private_key(ec.SECP256R1())
     not_after = min(_now() + datetime.timedelta(days=days), ca_cert.not_valid_after_utc)
-    cert = (
+    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    subject.append(x509.NameAttribute(NameOID.COMMON_NAME, (common_name or hosts[0])[:64]))
+    usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0][:64])]))
+        .subject_name(x509.Name(subject))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(_now() - datetime.timedelta(minutes=5))
         .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
     )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
     return Pair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 

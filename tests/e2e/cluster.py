@@ -19,8 +19,6 @@ import base64
 import collections
 import contextlib
 import ctypes
-import datetime
-import ipaddress
 import json
 import os
 import shutil
@@ -40,10 +38,10 @@ from types import TracebackType
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from app import pki
 
 REPO = Path(__file__).resolve().parents[2]
 CONTROL_PLANE_SCRIPT = REPO / "scripts" / "control-plane"
@@ -184,15 +182,13 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class KeyPair:
-    """A PEM certificate and key, plus the objects to sign with."""
+    """A PEM certificate and key."""
 
     cert_pem: bytes
     key_pem: bytes
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -201,37 +197,9 @@ def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
 
 
 def new_ca(common_name: str, days: int = 30) -> KeyPair:
-    """A self-signed CA (ECDSA P-256: fast to make, accepted everywhere it is needed)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), cert, key)
+    """A self-signed CA, made by pullpass's own PKI module."""
+    ca = pki.new_ca(days, common_name=common_name)
+    return KeyPair(ca.cert, ca.key)
 
 
 def issue(
@@ -244,36 +212,15 @@ def issue(
     days: int = 30,
 ) -> KeyPair:
     """A leaf certificate signed by `ca`: serving (SANs from `hosts`) or client (O = groups)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
-    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-    now = datetime.datetime.now(datetime.UTC)
-    usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name(attributes))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-            critical=False,
-        )
+    pair = pki.issue(
+        pki.Pair(ca.cert_pem, ca.key_pem),
+        hosts,
+        days,
+        common_name=common_name,
+        organizations=organizations,
+        client=client,
     )
-    if hosts:
-        names: list[x509.GeneralName] = []
-        for host in hosts:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                names.append(x509.DNSName(host))
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    cert = builder.sign(ca.key, hashes.SHA256())
-    return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), cert, key)
+    return KeyPair(pair.cert, pair.key)
 
 
 def write_pair(pair: KeyPair, directory: Path, stem: str) -> tuple[Path, Path]:
