@@ -312,29 +312,23 @@ def wrk(url: str, fx: Path, seconds: int, connections: int = 32) -> WrkResult:
     )
 
 
+def loadgen_command(
+    url: str, fx: Path, rate: float, *, seconds: float = 0, count: int = 0, conns: int = 64
+) -> list[str]:
+    """The open-loop load generator on the load core: `count` reviews, or for `seconds`."""
+    binary = go_build(BENCH / "loadgen", "loadgen")
+    cmd = ["taskset", "-c", LOAD_CORE, str(binary), "-url", url, "-ca", str(fx / "ca.crt")]
+    cmd += ["-rate", str(rate), "-conns", str(conns)]
+    cmd += ["-count", str(count)] if count else ["-duration", f"{seconds}s"]
+    return [*cmd, *map(str, reviews(fx))]
+
+
 def loadgen(
     url: str, fx: Path, rate: float, *, seconds: float = 0, count: int = 0, conns: int = 64
 ) -> dict[str, float]:
-    binary = go_build(BENCH / "loadgen", "loadgen")
-    cmd = [
-        "taskset",
-        "-c",
-        LOAD_CORE,
-        str(binary),
-        "-url",
-        url,
-        "-ca",
-        str(fx / "ca.crt"),
-        "-rate",
-        str(rate),
-        "-conns",
-        str(conns),
-    ]
-    cmd += ["-count", str(count)] if count else ["-duration", f"{seconds}s"]
+    cmd = loadgen_command(url, fx, rate, seconds=seconds, count=count, conns=conns)
     limit = (count / rate if count else seconds) * 1.5 + 120
-    out = subprocess.run(
-        [*cmd, *map(str, reviews(fx))], capture_output=True, text=True, check=True, timeout=limit
-    ).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=limit).stdout
     result: dict[str, float] = json.loads(out)
     return result
 
@@ -463,22 +457,7 @@ def cmd_soak(args: argparse.Namespace) -> dict[str, object]:
         ready(pp, fx)
         loadgen(pp.url, fx, args.rate, seconds=3)  # warm-up so the baseline RSS is steady
         start = time.monotonic()
-        binary = go_build(BENCH / "loadgen", "loadgen")
-        cmd = [
-            "taskset",
-            "-c",
-            LOAD_CORE,
-            str(binary),
-            "-url",
-            pp.url,
-            "-ca",
-            str(fx / "ca.crt"),
-            "-rate",
-            str(args.rate),
-            "-count",
-            str(args.count),
-            *map(str, reviews(fx)),
-        ]
+        cmd = loadgen_command(pp.url, fx, args.rate, count=args.count)
         gen = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         deadline = start + args.count / args.rate * 1.5 + 120
         while gen.poll() is None and time.monotonic() < deadline:
