@@ -42,6 +42,8 @@ def test_what_pullpass_needs_is_granted(pullpass: Pullpass, installation: Instal
         ("create", "secrets", "-n", "default"),
         ("create", "events", "-n", "default"),
         ("update", lease, "-n", RELEASE_NAMESPACE),
+        # Self-managed certificates patch the caBundle of its own webhook configuration.
+        ("patch", f"mutatingwebhookconfigurations/{installation.lease_name}"),
     ):
         assert _can(identity, *args), args
 
@@ -56,6 +58,8 @@ def test_actions_the_chart_does_not_grant_are_refused(
         "metadata": {"name": installation.lease_name, "namespace": "default"},
         "spec": {"holderIdentity": "intruder"},
     }
+    another_meta = {"name": "another-lease", "namespace": RELEASE_NAMESPACE}
+    kubectl.apply({**other_lease, "metadata": another_meta})
     kubectl.apply(
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
@@ -70,6 +74,12 @@ def test_actions_the_chart_does_not_grant_are_refused(
             ("create", "leases.coordination.k8s.io", "-n", "default"),
             ("create", "-f", "-"),
             json.dumps(other_lease),
+        ),
+        # Another Lease in its own namespace: the Role names its one Lease.
+        (
+            ("update", "leases.coordination.k8s.io/another-lease", "-n", RELEASE_NAMESPACE),
+            ("annotate", "lease", "another-lease", "-n", RELEASE_NAMESPACE, "taken=yes"),
+            None,
         ),
         # Another MutatingWebhookConfiguration.
         (
@@ -110,4 +120,6 @@ def test_actions_the_chart_does_not_grant_are_refused(
         done = identity(*request, input=body, check=False)
         assert done.returncode != 0, f"{request} was allowed"
         assert "forbidden" in done.stderr.lower(), done.stderr
-    assert "intruder" not in kubectl("get", "leases", "-n", "default", "-o", "yaml").stdout
+    assert kubectl("get", "leases", "-n", "default", "-o", "name").stdout.strip() == ""
+    another = kubectl.json("get", "lease", "another-lease", "-n", RELEASE_NAMESPACE)
+    assert "taken" not in (another["metadata"].get("annotations") or {})

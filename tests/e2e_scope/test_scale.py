@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 from e2e.actions import Passwords, eventually, unique
 from e2e.cluster import Kubectl
 from e2e.webhook import Pullpass
@@ -15,7 +16,11 @@ REGISTRY = "scale.registry.example"
 
 
 def test_two_hundred_namespaces_get_the_copy_within_ten_seconds(
-    kubectl: Kubectl, pullpass: Pullpass, installation: Installation, passwords: Passwords
+    kubectl: Kubectl,
+    pullpass: Pullpass,
+    installation: Installation,
+    passwords: Passwords,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     home = installation.credentials_namespace
     project = unique("scale")
@@ -42,12 +47,13 @@ def test_two_hundred_namespaces_get_the_copy_within_ten_seconds(
             ],
         }
     )
-    total = len(kubectl("get", "namespaces", "-o", "name").stdout.split())
-    eventually(
-        lambda: metric(pullpass.metrics_text(), "pullpass_index_namespaces") >= total,
-        30,
-        f"pullpass to index {total} namespaces",
-    )
+
+    def indexed() -> bool:
+        """pullpass has the namespaces the API server has (both re-read: probes may go)."""
+        total = len(kubectl("get", "namespaces", "-o", "name").stdout.split())
+        return metric(pullpass.metrics_text(), "pullpass_index_namespaces") == total
+
+    eventually(indexed, 30, "pullpass to index every namespace", every=0.3)
 
     name = unique("scale-reg")
     started = time.monotonic()
@@ -58,10 +64,11 @@ def test_two_hundred_namespaces_get_the_copy_within_ten_seconds(
         time.sleep(0.1)
     elapsed = time.monotonic() - started
     held = copies(kubectl, name)
-    print(
-        f"\n{len(held)} of {COUNT} namespaces held the copy {elapsed:.2f}s after "
-        f"`kubectl apply` of the source ({polls} polls)"
-    )
+    with capsys.disabled():  # the measured figure shows in every run, captured or not
+        print(
+            f"\n{len(held)} of {COUNT} namespaces held the copy {elapsed:.2f}s after "
+            f"`kubectl apply` of the source ({polls} polls)"
+        )
     assert set(held) == names, f"missing {sorted(names - set(held))[:5]}..."
     assert elapsed <= DEADLINE, f"{elapsed:.2f}s > {DEADLINE}s"
     wait_copies(kubectl, home, name, names)  # every copy equal to the source
@@ -70,6 +77,8 @@ def test_two_hundred_namespaces_get_the_copy_within_ten_seconds(
     kubectl("delete", "secret", name, "-n", home)
     started = time.monotonic()
     eventually(lambda: not copies(kubectl, name), 30, "all copies to go", every=0.2)
-    print(f"all {COUNT} copies gone {time.monotonic() - started:.2f}s after the source's deletion")
+    gone = time.monotonic() - started
+    with capsys.disabled():
+        print(f"all {COUNT} copies gone {gone:.2f}s after the source's deletion")
     assert get_secret(kubectl, home, name) is None
     kubectl("label", "namespaces", "-l", group, "pullpass.io/inject-")
