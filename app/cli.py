@@ -78,6 +78,14 @@ def _days(text: str) -> int:
     return int(text)
 
 
+def _hosts(text: str) -> list[str]:
+    """Comma-separated, so an IPv6 address needs no escaping."""
+    hosts = [h.strip() for h in text.split(",") if h.strip()]
+    if not hosts or any(len(h) > 253 or any(c.isspace() for c in h) for h in hosts):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a comma-separated list of names")
+    return hosts
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pullpass", description="Registry credentials for every Pod.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -97,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     _option(serve, "--service", help="self-managed: Service whose DNS names the cert covers")
     _option(serve, "--cert-dir", help="self-managed: where to write tls.crt and tls.key")
     _option(serve, "--cert-days", "365", type=_days, help="self-managed: serving cert lifetime")
+    _option(
+        serve,
+        "--cert-host",
+        type=_hosts,
+        metavar="NAME[,NAME...]",
+        help="self-managed: more DNS names or IPs the serving cert covers, comma-separated",
+    )
     _option(
         serve,
         "--cert-check-interval",

@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class SelfManagedCerts(threading.Thread):
         cert_dir: str,
         days: int = 365,
         interval: float = 60.0,
+        extra_hosts: Sequence[str] = (),
     ) -> None:
         super().__init__(name="self-managed-certs", daemon=True)
         self.core = client.CoreV1Api(api)
@@ -47,6 +49,8 @@ class SelfManagedCerts(threading.Thread):
             f"{service}.{namespace}.svc",
             f"{service}.{namespace}.svc.cluster.local",
         ]
+        # Names the Service route does not give, e.g. an address the API server dials directly.
+        self.hosts += [h for h in dict.fromkeys(extra_hosts) if h not in self.hosts]
         self.dir = Path(cert_dir)
         self.days = days
         self.interval = interval

@@ -114,6 +114,7 @@ def _self_managed_certs(args: argparse.Namespace, api: ApiClient) -> SelfManaged
         cert_dir=args.cert_dir or tempfile.mkdtemp(prefix="pullpass-certs-"),
         days=args.cert_days,
         interval=args.cert_check_interval,
+        extra_hosts=args.cert_host or (),
     )
     delay = 0.5
     while True:

@@ -1,0 +1,329 @@
+"""pullpass in self-managed certificate mode, installed the way the chart installs it.
+
+The chart's RBAC is applied for real and pullpass runs the chart Deployment's own arguments under
+a token for the chart's ServiceAccount (TokenRequest), so each Secret and webhook-configuration
+call of the certificate loop is checked against the chart's rules. Two things differ from a
+cluster, both forced by loopback: the harness chooses the ports and the cert directory, and the
+webhook is reached by `clientConfig.url` (https://127.0.0.1:PORT) instead of the Service, which
+has no endpoints here; `--cert-host=127.0.0.1` puts that address in the serving certificate.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from e2e.actions import pod_manifest, pull_secrets
+from e2e.cluster import ControlPlane, Kubectl
+from e2e.webhook import Pullpass
+
+from tests.packaging.render import one
+
+RELEASE = "certs"
+NAMESPACE = "pullpass-certs"
+FULLNAME = f"{RELEASE}-pullpass"
+TLS_SECRET = f"{FULLNAME}-tls"
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+# Chosen by the harness: loopback ports, a temporary cert directory, the suite's log level.
+HARNESS_FLAGS = ("--port=", "--metrics-port=", "--log-level=", "--cert-dir=")
+CHECK_INTERVAL = 1  # seconds: rotations are noticed within a second or two
+
+Manifest = dict[str, Any]
+
+
+def rbac_objects(objects: list[Manifest]) -> list[Manifest]:
+    return [o for o in objects if o.get("kind") in RBAC_KINDS]
+
+
+def chart_args(
+    objects: list[Manifest],
+    cert_dir: Path,
+    *,
+    fullname: str = FULLNAME,
+    cert_hosts: tuple[str, ...] = ("127.0.0.1",),
+) -> list[str]:
+    """The chart Deployment's `serve` flags, with the harness's own where loopback needs them."""
+    args: list[str] = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0][
+        "args"
+    ]
+    assert args[0] == "serve", args
+    kept = [a for a in args[1:] if not a.startswith(HARNESS_FLAGS)]
+    for needed in (f"--tls-secret={fullname}-tls", f"--webhook-config={fullname}"):
+        assert needed in kept, f"{needed} not in the chart's arguments {kept}"
+    return [
+        *kept,
+        f"--cert-dir={cert_dir}",
+        *([f"--cert-host={','.join(cert_hosts)}"] if cert_hosts else []),
+        f"--cert-check-interval={CHECK_INTERVAL}",
+    ]
+
+
+def loopback_webhook(objects: list[Manifest], url: str) -> Manifest:
+    """The chart's MutatingWebhookConfiguration, its Service reference swapped for `url`."""
+    config: Manifest = json.loads(json.dumps(one(objects, "MutatingWebhookConfiguration")))
+    for webhook in config["webhooks"]:
+        assert "service" in webhook["clientConfig"], webhook["clientConfig"]
+        assert "caBundle" not in webhook["clientConfig"], "the chart must leave caBundle empty"
+        webhook["clientConfig"] = {"url": url}
+    return config
+
+
+def token_kubeconfig(cluster: ControlPlane, token: str, path: Path, namespace: str) -> Path:
+    """A kubeconfig whose only credential is a ServiceAccount token."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "chart",
+                "cluster": {
+                    "server": cluster.server,
+                    "certificate-authority-data": base64.b64encode(cluster.ca.cert_pem).decode(),
+                },
+            }
+        ],
+        "users": [{"name": "pullpass", "user": {"token": token}}],
+        "contexts": [
+            {
+                "name": "chart",
+                "context": {"cluster": "chart", "user": "pullpass", "namespace": namespace},
+            }
+        ],
+        "current-context": "chart",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+# --- what the cluster holds ------------------------------------------------------------------
+
+
+def secret_data(
+    kubectl: Kubectl, *, namespace: str = NAMESPACE, secret: str = TLS_SECRET
+) -> dict[str, bytes] | None:
+    """The TLS Secret's data, decoded; None when it does not exist."""
+    done = kubectl("get", "secret", secret, "-n", namespace, "-o", "json", check=False)
+    if done.returncode != 0:
+        assert "NotFound" in done.stderr, done.stderr
+        return None
+    data = json.loads(done.stdout).get("data") or {}
+    return {k: base64.b64decode(v) for k, v in data.items()}
+
+
+def ca_bundles(kubectl: Kubectl) -> list[list[bytes]]:
+    """Each webhook's caBundle, as its certificates (PEM), in order."""
+    config = kubectl.json("get", "mutatingwebhookconfiguration", FULLNAME)
+    out = []
+    for webhook in config["webhooks"]:
+        bundle = base64.b64decode(webhook["clientConfig"].get("caBundle") or "")
+        certs = x509.load_pem_x509_certificates(bundle) if bundle.strip() else []
+        out.append([c.public_bytes(serialization.Encoding.PEM) for c in certs])
+    return out
+
+
+def served_certificate(port: int) -> bytes:
+    """The certificate the webhook port presents now (not verified), as PEM."""
+    pem = ssl.get_server_certificate(("127.0.0.1", port), timeout=5)
+    return x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.PEM)
+
+
+def handshake_verified(port: int, ca_pem: bytes) -> None:
+    """A handshake trusting only `ca_pem`, checking the name 127.0.0.1: the API server's view."""
+    context = ssl.create_default_context(cadata=ca_pem.decode())
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1"),
+    ):
+        pass
+
+
+def same_cert(a: bytes, b: bytes) -> bool:
+    return x509.load_pem_x509_certificate(a) == x509.load_pem_x509_certificate(b)
+
+
+def sans(cert_pem: bytes) -> set[str]:
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {str(v) for v in names.get_values_for_type(x509.IPAddress)} | set(
+        names.get_values_for_type(x509.DNSName)
+    )
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels` (Prometheus text format)."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(3))
+    return total
+
+
+# --- certificates the tests plant in the Secret ----------------------------------------------
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def dated_pair(
+    *,
+    not_before: datetime.datetime,
+    not_after: datetime.datetime,
+    hosts: list[str] | None = None,
+    ca: tuple[bytes, bytes] | None = None,
+) -> tuple[bytes, bytes]:
+    """(cert, key) PEM with the given validity: a CA when `ca` is None, else a leaf `ca` signs."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "planted")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    if ca is None:
+        builder = builder.issuer_name(subject).add_extension(
+            x509.BasicConstraints(ca=True, path_length=0), critical=True
+        )
+        signer = key
+    else:
+        ca_cert = x509.load_pem_x509_certificate(ca[0])
+        loaded = serialization.load_pem_private_key(ca[1], None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        signer = loaded
+        builder = (
+            builder.issuer_name(ca_cert.subject)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+            .add_extension(
+                x509.SubjectAlternativeName([_general_name(h) for h in hosts or []]), False
+            )
+        )
+    cert = builder.sign(signer, hashes.SHA256())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _general_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def plant(kubectl: Kubectl, data: dict[str, bytes]) -> None:
+    """Replace the TLS Secret's data, as an operator or a restore from backup would."""
+    patch = {"data": {k: base64.b64encode(v).decode() for k, v in data.items()}}
+    kubectl("patch", "secret", TLS_SECRET, "-n", NAMESPACE, "--type=merge", "-p", json.dumps(patch))
+
+
+def expiring_hours_ago(hours: float) -> datetime.datetime:
+    return _now() - datetime.timedelta(hours=hours)
+
+
+def in_hours(hours: float) -> datetime.datetime:
+    return _now() + datetime.timedelta(hours=hours)
+
+
+# --- a stream of pod creations ---------------------------------------------------------------
+
+
+@dataclass
+class PodStream:
+    """Creates pods one after another in a thread; records what the API server stored for each."""
+
+    kubectl: Kubectl
+    namespace: str
+    image: str
+    prefix: str
+    results: list[tuple[float, str, list[str], str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._run, name=f"pods-{self.prefix}", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            self.create_one()
+
+    def create_one(self) -> None:
+        """Create the next pod and record what the API server stored."""
+        name = f"{self.prefix}-{self.count}"
+        self.count += 1
+        manifest = pod_manifest(self.namespace, name, self.image)
+        done = self.kubectl(
+            "create", "-f", "-", "-o", "json", input=json.dumps(manifest), check=False
+        )
+        if done.returncode != 0:
+            self.errors.append(f"{name}: {done.stderr.strip()[:300]}")
+            return
+        pod = json.loads(done.stdout)
+        note = (pod["metadata"].get("annotations") or {}).get("pullpass.io/injected", "")
+        self.results.append((time.monotonic(), name, pull_secrets(pod), note))
+
+    def start(self) -> PodStream:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 60) -> None:
+        self.stopping.set()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the pod stream did not stop"
+
+    def created_since(self, moment: float) -> int:
+        return sum(1 for at, *_ in list(self.results) if at >= moment)
+
+
+def start_pullpass(
+    cluster: ControlPlane,
+    kubectl: Kubectl,
+    objects: list[Manifest],
+    workdir: Path,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+    cert_hosts: tuple[str, ...] = ("127.0.0.1",),
+) -> Pullpass:
+    """Register the chart's webhook (no caBundle), then run pullpass under the chart's token."""
+    fullname = f"{release}-pullpass"
+    token = kubectl("create", "token", fullname, "-n", namespace, "--duration=2h").stdout.strip()
+    assert token.count(".") == 2, "expected a JWT from the TokenRequest API"
+    kubeconfig = token_kubeconfig(cluster, token, workdir / "sa.kubeconfig", namespace)
+    args = chart_args(objects, workdir / "self-managed", fullname=fullname, cert_hosts=cert_hosts)
+    server = Pullpass(
+        kubeconfig,
+        workdir,
+        credentials_namespace=namespace,
+        extra_args=tuple(args),
+        name=f"pullpass-{release}",
+    )
+    kubectl.apply(loopback_webhook(objects, server.url))
+    server.start()
+    return server
