@@ -10,7 +10,9 @@ problem, never the content.
 
 import base64
 import binascii
+import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +25,13 @@ DATA_KEYS = {DOCKER_CONFIG_JSON: ".dockerconfigjson", DOCKERCFG: ".dockercfg"}
 
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]*")
 _GO_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k"})
+
+# Copies are byte-identical to their source, so a cluster holds far fewer distinct configs than
+# Secrets. Known configs are remembered by a keyed digest, never by their content: the key is
+# random per process, so a digest reveals nothing about the credentials it was made from.
+_DIGEST_KEY = os.urandom(16)
+_KNOWN_LIMIT = 16384
+_known: dict[bytes, tuple[str, ...]] = {}
 
 
 class BadDockerConfig(ValueError):
@@ -41,6 +50,18 @@ def registry_keys(secret_type: str, data: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     if not isinstance(encoded, str):
         raise BadDockerConfig(f"data[{field}] must be a base64 string")
+    text = f"{field}\0{encoded}".encode("utf-8", "surrogatepass")
+    digest = hashlib.blake2b(text, key=_DIGEST_KEY, digest_size=16).digest()
+    keys = _known.get(digest)
+    if keys is None:
+        keys = _decode(secret_type, field, encoded)
+        if len(_known) >= _KNOWN_LIMIT:
+            _known.clear()
+        _known[digest] = keys
+    return keys
+
+
+def _decode(secret_type: str, field: str, encoded: str) -> tuple[str, ...]:
     try:
         payload = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app import dockercfg
 from app.dockercfg import BadDockerConfig, registry_keys, registry_keys_from_config
 
 JSON_TYPE = "kubernetes.io/dockerconfigjson"
@@ -153,6 +154,25 @@ def test_what_go_accepts_and_orjson_does_not() -> None:
 def test_only_keys_come_back() -> None:
     keys = registry_keys(JSON_TYPE, json_secret({"auths": {"quay.io": {"auth": AUTH}}}))
     assert all(SECRET not in k and AUTH not in k for k in keys)
+
+
+def test_a_config_seen_before_is_not_decoded_again_and_not_kept() -> None:
+    data = json_secret({"auths": {"remembered.example": {"auth": AUTH}}})
+    first = registry_keys(JSON_TYPE, data)
+    assert registry_keys(JSON_TYPE, dict(data)) is first
+    # The same bytes under the other data key are another config.
+    assert registry_keys(CFG_TYPE, {".dockercfg": data[".dockerconfigjson"]}) == ("auths",)
+    remembered = repr(dockercfg._known)
+    assert SECRET not in remembered
+    assert AUTH not in remembered
+    assert data[".dockerconfigjson"] not in remembered
+
+
+def test_an_unreadable_config_fails_every_time() -> None:
+    data = json_secret({"auths": {"x.example": {"auth": 5}}})
+    for _ in range(2):
+        with pytest.raises(BadDockerConfig):
+            registry_keys(JSON_TYPE, data)
 
 
 @given(st.binary(max_size=200))
