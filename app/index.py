@@ -18,7 +18,7 @@ class Index:
         self._lock = threading.Lock()
         self._namespaces: dict[str, NamespaceInfo] = {}
         self._secrets: dict[str, dict[str, Credential]] = {}
-        self._held: dict[str, set[str]] = {}
+        self._held: dict[str, dict[str, set[str]]] = {}
         self._tables: dict[str, MatchTable | None] = {}
         self._anywhere: MatchTable | None = None
         self._listeners: list[threading.Event] = []
@@ -67,24 +67,31 @@ class Index:
             self._secrets = fresh
             self._changed()
 
-    def hold(self, namespace: str, name: str, held: bool) -> None:
-        """Record whether a Secret of any type that pullpass does not manage holds this name."""
+    def hold(self, group: str, namespace: str, name: str, held: bool) -> None:
+        """Record whether a Secret that pullpass does not manage holds this name.
+
+        Each watcher reports the Secret types it sees as its own `group`; a Secret's type never
+        changes, so the groups never overlap.
+        """
         with self._lock:
-            names = self._held.setdefault(namespace, set())
+            by_namespace = self._held.setdefault(group, {})
+            names = by_namespace.get(namespace, set())
             if held == (name in names):
                 return
             if held:
-                names.add(name)
-            else:
+                by_namespace.setdefault(namespace, names).add(name)
+            elif len(names) > 1:
                 names.discard(name)
+            else:
+                del by_namespace[namespace]
             self._changed()
 
-    def replace_held(self, names: Iterable[tuple[str, str]]) -> None:
+    def replace_held(self, group: str, names: Iterable[tuple[str, str]]) -> None:
         fresh: dict[str, set[str]] = {}
         for namespace, name in names:
             fresh.setdefault(namespace, set()).add(name)
         with self._lock:
-            self._held = fresh
+            self._held[group] = fresh
             self._changed()
 
     def subscribe(self) -> threading.Event:
@@ -146,5 +153,5 @@ class Index:
         own = self._secrets.get(namespace.name, {}).values()
         home = self._secrets.get(self.settings.credentials_namespace, {}).values()
         sources = [c for c in home if source_scope(c, self.settings) is not None]
-        held = self._held.get(namespace.name, set())
+        held = set().union(*(group.get(namespace.name, ()) for group in self._held.values()))
         return resolve(namespace, own, sources, self.settings, held)

@@ -24,12 +24,14 @@ from app.scope import claims_scope
 
 log = logging.getLogger("pullpass.watch")
 
-PAGE = 500
+PAGE = 1000
 WATCH_SECONDS = 240
 # Metadata only: a list and a watch each need their own media type, or the server sends nothing.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 MAX_BACKOFF = 30.0
+OTHER_TYPES = ",".join(f"type!={t}" for t in CREDENTIAL_TYPES)
+OTHER = "other"
 
 
 class Gone(Exception):
@@ -128,6 +130,11 @@ def _managed(obj: dict[str, Any]) -> bool:
     return bool((obj["metadata"].get("labels") or {}).get(labels.MANAGED_BY) == labels.PULLPASS)
 
 
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj["metadata"]
+    return meta["namespace"], meta["name"]
+
+
 def _events(response: Any) -> Iterator[dict[str, Any]]:
     for line in iter_resp_lines(response):
         yield orjson.loads(line)
@@ -153,9 +160,14 @@ class Feed:
                 )
                 for secret_type in CREDENTIAL_TYPES
             ),
-            # Names only, of every Secret: a copy must never take a name held by any Secret that
-            # pullpass does not manage, registry credential or not.
-            Watcher("secret-names", partial(_metadata_only, secrets), self._names),
+            # Names only, of every other Secret: a copy must never take a name held by a Secret
+            # that pullpass does not manage, registry credential or not. The typed watchers
+            # report the credentials' names, so those are not fetched twice.
+            Watcher(
+                "secret-names",
+                partial(_metadata_only, secrets, field_selector=OTHER_TYPES),
+                self._names,
+            ),
         ]
 
     def start(self) -> None:
@@ -179,31 +191,35 @@ class Feed:
         self._sizes()
 
     def _names(self, kind: str, obj: Any) -> None:
+        self._hold(OTHER, kind, obj)
+
+    def _hold(self, group: str, kind: str, obj: Any) -> None:
         if kind == "LIST":
-            self.index.replace_held(
-                (o["metadata"]["namespace"], o["metadata"]["name"]) for o in obj if not _managed(o)
-            )
+            self.index.replace_held(group, (_key(o) for o in obj if not _managed(o)))
         else:
-            meta = obj["metadata"]
-            held = kind != "DELETED" and not _managed(obj)
-            self.index.hold(meta["namespace"], meta["name"], held)
+            self.index.hold(group, *_key(obj), kind != "DELETED" and not _managed(obj))
 
     def _secrets_of(self, secret_type: str) -> Callable[[str, Any], None]:
         def apply(kind: str, obj: Any) -> None:
             if kind == "LIST":
-                self.index.replace_credentials(
-                    secret_type, filter(None, (self._credential(o) for o in obj))
-                )
-            elif kind == "DELETED":
-                meta = obj["metadata"]
-                self.index.delete_credential(meta["namespace"], meta["name"])
+                credentials, unreadable = [], []
+                for o in obj:
+                    credential = self._credential(o)
+                    if credential is not None:
+                        credentials.append(credential)
+                    else:
+                        unreadable.append(o)
+                self.index.replace_credentials(secret_type, credentials)
+                # An unreadable credential still holds its name against copies.
+                self._hold(secret_type, kind, unreadable)
             else:
-                credential = self._credential(obj)
+                credential = None if kind == "DELETED" else self._credential(obj)
                 if credential is None:
-                    meta = obj["metadata"]
-                    self.index.delete_credential(meta["namespace"], meta["name"])
+                    self.index.delete_credential(*_key(obj))
+                    self._hold(secret_type, kind, obj)
                 else:
                     self.index.put_credential(credential)
+                    self.index.hold(secret_type, *_key(obj), False)
             self._sizes()
 
         return apply
