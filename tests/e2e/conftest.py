@@ -1,27 +1,9 @@
-"""End-to-end suite wiring: the shared fixtures, a build before the first test, the marker."""
-
-from pathlib import Path
-
-import pytest
+"""End-to-end suite wiring: the shared fixtures, a real control plane and pullpass."""
 
 from e2e.fixtures import (  # noqa: F401 - fixtures are found by name
     control_plane,
     kubeconfig,
     kubectl,
     passwords,
-    prebuild,
     pullpass,
 )
-
-HERE = Path(__file__).parent
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    prebuild(session, HERE)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test here needs the local control plane: `-m "not e2e"` deselects them."""
-    for item in items:
-        if HERE in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.e2e)

@@ -3,12 +3,10 @@
 Nothing here skips: a missing binary or a failed start fails every test that uses them with the
 reason and the component's log tail. Another suite reuses them from its own conftest.py:
 
-    from e2e.fixtures import control_plane, kubeconfig, kubectl, passwords, prebuild  # noqa: F401
+    from e2e.fixtures import control_plane, kubeconfig, kubectl, passwords  # noqa: F401
 
-    def pytest_collection_finish(session: pytest.Session) -> None:
-        prebuild(session, Path(__file__).parent)
-
-(each conftest that imports them gets its own session-scoped cluster).
+(each conftest that imports them gets its own session-scoped cluster). tests/conftest.py marks
+those suites `e2e` and calls `prebuild`.
 """
 
 from __future__ import annotations
@@ -49,12 +47,12 @@ def _bin_dir() -> Path:
     return result
 
 
-def prebuild(session: pytest.Session, directory: Path) -> None:
-    """Build before any test under `directory` runs, so a first (long) build eats no timeout.
+def prebuild(session: pytest.Session) -> None:
+    """Build before any `e2e` test runs, so a first (long) build eats no timeout.
 
     A failure is kept and raised by the `control_plane` fixture, as a failure of each test.
     """
-    if any(directory in Path(str(item.path)).parents for item in session.items):
+    if any(item.get_closest_marker("e2e") for item in session.items):
         with contextlib.suppress(ClusterError):
             _bin_dir()
 

@@ -1,14 +1,10 @@
 """Scope suite wiring: its own control plane, the chart's RBAC, pullpass under its token."""
 
-from pathlib import Path
-
-import pytest
 from e2e.fixtures import (  # noqa: F401 - fixtures are found by name
     control_plane,
     kubeconfig,
     kubectl,
     passwords,
-    prebuild,
 )
 
 from e2e_scope.fixtures import (  # noqa: F401 - fixtures are found by name
@@ -16,16 +12,3 @@ from e2e_scope.fixtures import (  # noqa: F401 - fixtures are found by name
     pullpass,
     service_account_kubeconfig,
 )
-
-HERE = Path(__file__).parent
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    prebuild(session, HERE)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test here needs the local control plane: `-m "not e2e"` deselects them."""
-    for item in items:
-        if HERE in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.e2e)
