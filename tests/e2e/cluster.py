@@ -233,32 +233,36 @@ def write_pair(pair: KeyPair, directory: Path, stem: str) -> tuple[Path, Path]:
     return cert, key
 
 
+def client_certificate(pair: KeyPair) -> dict[str, str]:
+    """The kubeconfig `user` entry for a client certificate, embedded."""
+    return {
+        "client-certificate-data": base64.b64encode(pair.cert_pem).decode(),
+        "client-key-data": base64.b64encode(pair.key_pem).decode(),
+    }
+
+
 def write_kubeconfig(
-    path: Path, server: str, ca_pem: bytes, client: KeyPair, user: str, namespace: str = "default"
+    path: Path,
+    server: str,
+    ca_pem: bytes,
+    credentials: dict[str, str],
+    user: str,
+    namespace: str = "default",
 ) -> Path:
-    """A self-contained kubeconfig (certificates embedded) for one client identity."""
-
-    def b64(data: bytes) -> str:
-        return base64.b64encode(data).decode()
-
+    """A self-contained kubeconfig (CA embedded) for one identity: a client cert or a token."""
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {
                 "name": "pullpass-e2e",
-                "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)},
-            }
-        ],
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "client-certificate-data": b64(client.cert_pem),
-                    "client-key-data": b64(client.key_pem),
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
                 },
             }
         ],
+        "users": [{"name": user, "user": credentials}],
         "contexts": [
             {
                 "name": "pullpass-e2e",
@@ -370,7 +374,7 @@ class ControlPlane:
             workdir / "admin.kubeconfig",
             self.server,
             self.ca.cert_pem,
-            self.admin,
+            client_certificate(self.admin),
             "admin",
         )
         kcm_client = issue(self.ca, "system:kube-controller-manager", client=True)
@@ -378,7 +382,7 @@ class ControlPlane:
             workdir / "kcm.kubeconfig",
             self.server,
             self.ca.cert_pem,
-            kcm_client,
+            client_certificate(kcm_client),
             "system:kube-controller-manager",
             namespace="kube-system",
         )
@@ -579,7 +583,7 @@ class ControlPlane:
             self.workdir / "users" / f"{safe}.kubeconfig",
             self.server,
             self.ca.cert_pem,
-            pair,
+            client_certificate(pair),
             user,
             namespace,
         )

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from e2e.actions import pod_manifest, pull_secrets
-from e2e.cluster import ControlPlane, Kubectl
+from e2e.cluster import ControlPlane, Kubectl, write_kubeconfig
 from e2e.webhook import Pullpass
 
 from tests.packaging.render import one
@@ -81,35 +80,6 @@ def loopback_webhook(objects: list[Manifest], url: str) -> Manifest:
         assert "caBundle" not in webhook["clientConfig"], "the chart must leave caBundle empty"
         webhook["clientConfig"] = {"url": url}
     return config
-
-
-def token_kubeconfig(cluster: ControlPlane, token: str, path: Path, namespace: str) -> Path:
-    """A kubeconfig whose only credential is a ServiceAccount token."""
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "chart",
-                "cluster": {
-                    "server": cluster.server,
-                    "certificate-authority-data": base64.b64encode(cluster.ca.cert_pem).decode(),
-                },
-            }
-        ],
-        "users": [{"name": "pullpass", "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": "chart",
-                "context": {"cluster": "chart", "user": "pullpass", "namespace": namespace},
-            }
-        ],
-        "current-context": "chart",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
 
 
 # --- what the cluster holds ------------------------------------------------------------------
@@ -315,7 +285,14 @@ def start_pullpass(
     fullname = f"{release}-pullpass"
     token = kubectl("create", "token", fullname, "-n", namespace, "--duration=2h").stdout.strip()
     assert token.count(".") == 2, "expected a JWT from the TokenRequest API"
-    kubeconfig = token_kubeconfig(cluster, token, workdir / "sa.kubeconfig", namespace)
+    kubeconfig = write_kubeconfig(
+        workdir / "sa.kubeconfig",
+        cluster.server,
+        cluster.ca.cert_pem,
+        {"token": token},
+        "pullpass",
+        namespace,
+    )
     args = chart_args(objects, workdir / "self-managed", fullname=fullname, cert_hosts=cert_hosts)
     server = Pullpass(
         kubeconfig,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from e2e.actions import Passwords, create_namespace
-from e2e.cluster import ControlPlane, Kubectl
+from e2e.cluster import ControlPlane, Kubectl, write_kubeconfig
 from e2e.webhook import Pullpass
 
 from e2e_scope.installation import (
@@ -19,7 +19,6 @@ from e2e_scope.installation import (
     chart,
     rbac_objects,
     service_account,
-    token_kubeconfig,
 )
 
 
@@ -35,11 +34,13 @@ def service_account_kubeconfig(
     namespace, name = service_account(objects)
     token = kubectl("create", "token", name, "-n", namespace, "--duration=3h").stdout.strip()
     assert token.count(".") == 2, "expected a JWT from the TokenRequest API"
-    return token_kubeconfig(
-        control_plane,
-        token,
-        f"system:serviceaccount:{namespace}:{name}",
+    return write_kubeconfig(
         tmp_path_factory.mktemp("identity") / "pullpass.kubeconfig",
+        control_plane.server,
+        control_plane.ca.cert_pem,
+        {"token": token},
+        f"system:serviceaccount:{namespace}:{name}",
+        RELEASE_NAMESPACE,
     )
 
 

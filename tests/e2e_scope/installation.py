@@ -9,7 +9,6 @@ checked against the chart's RBAC: a missing rule fails a test instead of passing
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
 import json
@@ -24,9 +23,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
 from e2e.actions import Passwords, create_namespace, docker_registry_secret, eventually, unique
-from e2e.cluster import ControlPlane, Kubectl
+from e2e.cluster import Kubectl
 from e2e.webhook import Pullpass, webhook_configuration
 
 from tests.packaging.render import render
@@ -80,35 +78,6 @@ def service_account(objects: list[Manifest]) -> tuple[str, str]:
     """(namespace, name) of the chart's ServiceAccount."""
     sa = next(o for o in objects if o.get("kind") == "ServiceAccount")
     return sa["metadata"]["namespace"], sa["metadata"]["name"]
-
-
-def token_kubeconfig(cluster: ControlPlane, token: str, user: str, path: Path) -> Path:
-    """A kubeconfig whose only credential is a bearer token (no client certificate)."""
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "scope",
-                "cluster": {
-                    "server": cluster.server,
-                    "certificate-authority-data": base64.b64encode(cluster.ca.cert_pem).decode(),
-                },
-            }
-        ],
-        "users": [{"name": user, "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": "scope",
-                "context": {"cluster": "scope", "user": user, "namespace": RELEASE_NAMESPACE},
-            }
-        ],
-        "current-context": "scope",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    path.chmod(0o600)
-    return path
 
 
 def metric(text: str, name: str, **labels: str) -> float:
