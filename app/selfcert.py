@@ -2,8 +2,9 @@
 
 Every replica runs the same loop and converges on the Secret's content: the first to find it
 missing or due for renewal writes a new one (optimistic concurrency settles races). The CA goes
-into the MutatingWebhookConfiguration's caBundle before the serving pair goes to disk, and older
-CAs stay in the bundle until they expire, so the API server trusts the webhook through a rotation.
+into the MutatingWebhookConfiguration's caBundle a moment before the serving pair goes to disk, and
+older CAs stay in the bundle until they expire, so the API server trusts the webhook through a
+rotation.
 """
 
 import base64
@@ -21,6 +22,8 @@ from app import pki
 from app.kube import call_json
 
 log = logging.getLogger("pullpass.certs")
+
+TRUST_GRACE = 2.0  # seconds between trusting a new CA and serving a pair it signed
 
 
 class SelfManagedCerts(threading.Thread):
@@ -55,6 +58,7 @@ class SelfManagedCerts(threading.Thread):
         self.days = days
         self.interval = interval
         self.stopping = threading.Event()
+        self._served_ca: bytes | None = None
 
     @property
     def cert_file(self) -> str:
@@ -65,9 +69,16 @@ class SelfManagedCerts(threading.Thread):
         return str(self.dir / "tls.key")
 
     def ensure(self) -> None:
-        """One round: make the Secret current, trust its CA, then serve its pair."""
+        """One round: make the Secret current, trust its CA, then serve its pair.
+
+        The API server learns a new caBundle from its own watch, a moment after the patch; a pair
+        from a new CA served before then fails its calls, and pods go through uninjected.
+        """
         ca, serving = self._current_or_new()
-        self._trust(ca)
+        patched = self._trust(ca)
+        if patched or self._served_ca not in (None, ca.cert):
+            self.stopping.wait(TRUST_GRACE)
+        self._served_ca = ca.cert
         self.dir.mkdir(parents=True, exist_ok=True)
         _write_if_changed(self.dir / "tls.key", serving.key)
         _write_if_changed(self.dir / "tls.crt", serving.cert)
@@ -143,7 +154,7 @@ class SelfManagedCerts(threading.Thread):
             raise
         return True
 
-    def _trust(self, ca: pki.Pair) -> None:
+    def _trust(self, ca: pki.Pair) -> bool:
         config = call_json(self.admission.read_mutating_webhook_configuration, self.webhook_config)
         patch = []
         for i, webhook in enumerate(config.get("webhooks") or ()):
@@ -158,6 +169,7 @@ class SelfManagedCerts(threading.Thread):
         if patch:
             self.admission.patch_mutating_webhook_configuration(self.webhook_config, patch)
             log.info("caBundle updated", extra={"webhook_config": self.webhook_config})
+        return bool(patch)
 
 
 def _pair(data: dict[str, str], cert: str, key: str) -> pki.Pair | None:

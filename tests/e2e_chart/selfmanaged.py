@@ -280,8 +280,13 @@ def start_pullpass(
     release: str = RELEASE,
     namespace: str = NAMESPACE,
     cert_hosts: tuple[str, ...] = ("127.0.0.1",),
+    register: bool = True,
 ) -> Pullpass:
-    """Register the chart's webhook (no caBundle), then run pullpass under the chart's token."""
+    """Register the chart's webhook (no caBundle), then run pullpass under the chart's token.
+
+    Without `register`, another replica: it keeps the certificates but the API server calls the
+    first one.
+    """
     fullname = f"{release}-pullpass"
     token = kubectl("create", "token", fullname, "-n", namespace, "--duration=2h").stdout.strip()
     assert token.count(".") == 2, "expected a JWT from the TokenRequest API"
@@ -301,6 +306,7 @@ def start_pullpass(
         extra_args=tuple(args),
         name=f"pullpass-{release}",
     )
-    kubectl.apply(loopback_webhook(objects, server.url))
+    if register:
+        kubectl.apply(loopback_webhook(objects, server.url))
     server.start()
     return server

@@ -226,3 +226,42 @@ def test_forced_rotation_keeps_admissions_working_without_restart(
         f"\n{rotation}: {len(stream.results)} pods, "
         f"{stream.created_since(switched)} after the switch, all injected, pid unchanged"
     )
+
+
+def test_a_second_replica_converges_on_the_same_pair_through_a_rotation(
+    installation: Installation,
+    control_plane: ControlPlane,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    kubectl, first = installation.kubectl, installation.server
+    objects = render({}, release=sm.RELEASE, namespace=sm.NAMESPACE)
+    second = sm.start_pullpass(
+        control_plane, kubectl, objects, tmp_path_factory.mktemp("replica"), register=False
+    )
+    try:
+
+        def both_serve(pair: dict[str, bytes]) -> bool:
+            return all(
+                sm.same_cert(sm.served_certificate(server.port), pair["tls.crt"])
+                for server in (first, second)
+            )
+
+        before = current_pair(kubectl)
+        assert both_serve(before), "a starting replica must take the Secret's pair, not make one"
+        delete_secret(kubectl, before)
+
+        def rotated() -> dict[str, bytes] | None:
+            data = sm.secret_data(kubectl)
+            if data is None or sm.same_cert(data["tls.crt"], before["tls.crt"]):
+                return None
+            return data if both_serve(data) else None
+
+        after = eventually(rotated, 30, "both replicas serving the new pair", every=0.2)
+        # One new CA, trusted once: both replicas did not each make and publish their own.
+        for bundle in sm.ca_bundles(kubectl):
+            assert sm.same_cert(bundle[0], after["ca.crt"])
+            assert not [c for c in bundle[1:] if sm.same_cert(c, after["ca.crt"])]
+        eventually(lambda: injected_pod(kubectl), 30, "a pod injected after the rotation")
+        assert second.running(), second.component.tail()
+    finally:
+        second.stop()
