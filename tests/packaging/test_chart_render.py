@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+import yaml
 
 from app import cli
 from tests.packaging.render import (
@@ -251,6 +253,13 @@ def test_scope_values_reach_the_args(helm_path: str) -> None:
     assert parsed.log_level == "debug"
 
 
+def test_extra_hosts_reach_the_self_managed_certificate(helm_path: str) -> None:
+    hosts = ["pullpass.example.internal", "10.0.0.7"]
+    args = _args(render({"certificates": {"selfManaged": {"extraHosts": hosts}}}))
+    assert cli.parse(args).cert_host == hosts
+    assert not [a for a in _args(render()) if a.startswith("--cert-host")]
+
+
 def test_image_by_tag_or_digest(helm_path: str) -> None:
     assert container(render())["image"] == "pullpass:0.1.0"
     assert container(render({"image": {"repository": "r/p", "tag": "1.2.3"}}))["image"] == (
@@ -389,10 +398,22 @@ def test_network_policy_opens_only_the_served_ports(rendered: dict[str, list[Man
     ]
 
 
+def test_every_value_is_in_the_readme_table() -> None:
+    readme = (CHART / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([^`]+)`", readme, re.MULTILINE))
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    missing = [
+        key
+        for key, _ in _flatten(values)
+        if not any(key == d or key.startswith(f"{d}.") for d in documented)
+    ]
+    assert not missing, f"values without a row in the chart README: {missing}"
+
+
 def _flatten(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for key, value in values.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:
             out += _flatten(value, f"{prefix}{key}.")
         else:
             out.append((f"{prefix}{key}", value))
