@@ -151,7 +151,8 @@ def running(
             sink.close()  # type: ignore[union-attr]
 
 
-def reference(fx: Path) -> contextlib.AbstractContextManager[Proc]:
+def reference(fx: Path, objects: Path | None = None) -> contextlib.AbstractContextManager[Proc]:
+    """The Go yardstick, serving `objects` (the fixtures' own by default) with fx's certificate."""
     binary = go_build(shared_dir() / "bench" / "reference-webhook", "reference-webhook")
     cmd = [
         "taskset",
@@ -159,7 +160,7 @@ def reference(fx: Path) -> contextlib.AbstractContextManager[Proc]:
         SERVER_CORE,
         str(binary),
         "-objects",
-        str(fx / "objects.json"),
+        str(objects or fx / "objects.json"),
         "-cert",
         str(fx / "tls.crt"),
         "-key",

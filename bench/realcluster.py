@@ -6,7 +6,7 @@ only a real kube-apiserver can show: the paged list/watch at 10,000 namespaces a
 Secrets, and what the webhook adds to a pod creation on the apiserver's own path.
 
     .venv/bin/python bench/realcluster.py scale              # 50 vs 50,000 Secrets via the API
-    .venv/bin/python bench/realcluster.py cost --samples 500  # pod create, webhook called or not
+    .venv/bin/python bench/realcluster.py cost --samples 500  # pullpass, Go reference, no webhook
 
 Everything runs on loopback (tests/e2e/cluster.py's etcd + kube-apiserver +
 kube-controller-manager), every step has a time limit, and every process is stopped at the end.
@@ -16,6 +16,7 @@ Run by hand; not part of `make test`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
@@ -434,25 +435,53 @@ def pct(values: list[float], q: float) -> float:
 
 
 IMAGES = ["quay.io/acme/web:1.2", "nginx:1.27", "ghcr.io/acme/api:v3"]
-ON, OFF = "team-00000", "cost-off"
+ON, REF, OFF = "team-00000", "cost-reference", "cost-off"
+# Every sample round creates one pod in each, in rotating order.
+CONDITIONS = {ON: "pullpass called", REF: "Go reference called", OFF: "no webhook called"}
+REF_LABEL = "bench.pullpass.io/reference"
 
 
-def _cost_setup(cluster: ControlPlane, workdir: Path) -> tuple[Api, Pullpass, float]:
-    """One enabled namespace with 5 credentials, one plain namespace, pullpass registered."""
+def _cost_setup(
+    cluster: ControlPlane, workdir: Path, stack: contextlib.ExitStack
+) -> tuple[Api, Pullpass]:
+    """pullpass and the Go reference registered for one namespace each (the same 5 credentials
+    and pod), and a namespace neither is called for; both webhooks pinned to core 0."""
     api = Api(cluster)
-    objects = json.loads((bench.fixtures(10, 5) / "objects.json").read_text())["items"]
+    fx = bench.fixtures(10, 5)
+    objects = json.loads((fx / "objects.json").read_text())["items"]
+    team, secrets = objects[0], objects[1:6]  # team-00000 (labelled enabled) and its 5 Secrets
+    assert team["metadata"]["name"] == ON
+    assert all(o["kind"] == "Secret" for o in secrets)
+    moved = [{**o, "metadata": {**o["metadata"], "namespace": REF}} for o in secrets]
+    reference_objects = workdir / "reference-objects.json"
+    reference_objects.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": moved}))
     for obj in [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CREDENTIALS_NAMESPACE}},
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OFF}},
-        *objects[:6],  # team-00000 (labelled enabled) and its 5 Secrets
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": REF, "labels": {REF_LABEL: "enabled"}},
+        },
+        team,
+        *secrets,
+        *moved,
     ]:
         api.create(obj)
-    for namespace in (ON, OFF):
+    for namespace in CONDITIONS:
         path = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
         wait_for(partial(api.exists, path), 60, f"{namespace}'s ServiceAccount")
-    server, ready_s = start_pullpass(cluster, workdir, "pp-cost", replicate=False)
-    Kubectl(cluster.kubeconfig).apply(webhook_configuration("pullpass", server.url, server.ca_pem))
-    return api, server, ready_s
+    server, _ = start_pullpass(cluster, workdir, "pp-cost", replicate=False, pin=bench.SERVER_CORE)
+    stack.callback(server.stop)
+    reference = stack.enter_context(bench.reference(fx, reference_objects))
+    kubectl = Kubectl(cluster.kubeconfig)
+    kubectl.apply(webhook_configuration("pullpass", server.url, server.ca_pem))
+    config = webhook_configuration("reference", reference.url, (fx / "ca.crt").read_bytes())
+    [hook] = config["webhooks"]
+    hook["name"] = "pods.reference.bench"
+    hook["namespaceSelector"] = {"matchLabels": {REF_LABEL: "enabled"}}
+    kubectl.apply(config)
+    return api, server
 
 
 def _create(api: Api, namespace: str) -> tuple[float, bool]:
@@ -466,26 +495,33 @@ def _create(api: Api, namespace: str) -> tuple[float, bool]:
     return took, bool(json.loads(data)["spec"].get("imagePullSecrets"))
 
 
+def _patches(api: Api, namespace: str) -> bool:
+    return _create(api, namespace)[1]
+
+
+Series = tuple[dict[str, list[float]], dict[str, int]]
+
+
 def _interleave(
     measure: Callable[[str], tuple[float, bool]], samples: int, deadline: float
-) -> tuple[list[float], list[float], int]:
-    """Pairs of creates, the order flipped each pair so neither condition always goes first."""
-    with_hook: list[float] = []
-    without: list[float] = []
-    patched_pods = 0
+) -> Series:
+    """Rounds of one create per condition, the order rotated each round so drift hits all alike.
+
+    Returns the times and the count of pods that got imagePullSecrets, per namespace.
+    """
+    times: dict[str, list[float]] = {namespace: [] for namespace in CONDITIONS}
+    patched = dict.fromkeys(CONDITIONS, 0)
+    order = list(CONDITIONS)
     n = 0
     while n < samples and time.monotonic() < deadline:
-        for namespace in (ON, OFF) if n % 2 == 0 else (OFF, ON):
+        for namespace in order[n % 3 :] + order[: n % 3]:
             took, injected = measure(namespace)
-            if namespace == ON:
-                with_hook.append(took)
-                patched_pods += injected
-            elif injected:
-                raise SystemExit("realcluster: pullpass patched the control namespace")
-            else:
-                without.append(took)
+            times[namespace].append(took)
+            patched[namespace] += injected
         n += 1
-    return with_hook, without, patched_pods
+    if patched[OFF]:
+        raise SystemExit("realcluster: a webhook patched the control namespace")
+    return times, patched
 
 
 def _kubectl_create(kubectl: Kubectl) -> Callable[[str], tuple[float, bool]]:
@@ -502,41 +538,40 @@ def _kubectl_create(kubectl: Kubectl) -> Callable[[str], tuple[float, bool]]:
 
 
 def cmd_cost(args: argparse.Namespace) -> dict[str, object]:
-    """Pod creates into a namespace the webhook is called for and one it is not, interleaved.
+    """Pod creates into namespaces that pullpass, the Go reference or no webhook is called for.
 
-    The same apiserver, the same webhook configuration, the same pod: only whether the
-    namespaceSelector matches differs, so per-request alternation puts drift on both alike.
+    The same apiserver, the same pod, rotated per round: what a webhook adds is its namespace's
+    time minus the plain one's, and the reference shows how much of that any webhook costs.
     """
     workdir = Path(tempfile.mkdtemp(prefix="pullpass-cost-"))
     say(f"# cost on the real path: {bench.machine()}; load average {bench.loadavg()}")
     cluster = ControlPlane(build_control_plane(), workdir / "cluster")
-    server: Pullpass | None = None
-    series: dict[str, tuple[list[float], list[float], int]] = {}
+    series: dict[str, Series] = {}
     try:
-        cluster.start()
-        api, server, _ = _cost_setup(cluster, workdir)
-        http_create = partial(_create, api)
-        # The apiserver picks up webhook configurations asynchronously.
-        wait_for(lambda: http_create(ON)[1], 30, "the apiserver calling pullpass")
-        _interleave(http_create, args.warmup, time.monotonic() + 60)
-        own = f"{server.metrics}/metrics"
-        before = webhook_histogram(cluster)
-        own_before = bench.histogram(own, "pullpass_admission_duration_seconds")
-        loads = [bench.loadavg()]
-        deadline = time.monotonic() + args.max_seconds
-        series["HTTP POST, keep-alive, admin cert"] = _interleave(
-            http_create, args.samples, deadline
-        )
-        after = webhook_histogram(cluster)
-        own_after = bench.histogram(own, "pullpass_admission_duration_seconds")
-        loads.append(bench.loadavg())
-        if args.kubectl:
-            kubectl = _kubectl_create(Kubectl(cluster.kubeconfig))
-            series["kubectl create"] = _interleave(kubectl, args.kubectl, deadline + 300)
+        with contextlib.ExitStack() as stack:
+            cluster.start()
+            api, server = _cost_setup(cluster, workdir, stack)
+            http_create = partial(_create, api)
+            # The apiserver picks up webhook configurations asynchronously.
+            for namespace in (ON, REF):
+                wait_for(partial(_patches, api, namespace), 30, f"a webhook patching {namespace}")
+            _interleave(http_create, args.warmup, time.monotonic() + 60)
+            own = f"{server.metrics}/metrics"
+            before = webhook_histogram(cluster)
+            own_before = bench.histogram(own, "pullpass_admission_duration_seconds")
+            loads = [bench.loadavg()]
+            deadline = time.monotonic() + args.max_seconds
+            series["HTTP POST, keep-alive, admin cert"] = _interleave(
+                http_create, args.samples, deadline
+            )
+            after = webhook_histogram(cluster)
+            own_after = bench.histogram(own, "pullpass_admission_duration_seconds")
             loads.append(bench.loadavg())
+            if args.kubectl:
+                kubectl = _kubectl_create(Kubectl(cluster.kubeconfig))
+                series["kubectl create"] = _interleave(kubectl, args.kubectl, deadline + 300)
+                loads.append(bench.loadavg())
     finally:
-        if server is not None:
-            server.stop()
         cluster.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -547,8 +582,15 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
+def _added(times: dict[str, list[float]], namespace: str, base: str) -> dict[str, float]:
+    return {
+        "median": statistics.median(times[namespace]) - statistics.median(times[base]),
+        "p99": pct(times[namespace], 0.99) - pct(times[base], 0.99),
+    }
+
+
 def _cost_report(
-    series: dict[str, tuple[list[float], list[float], int]],
+    series: dict[str, Series],
     loads: list[str],
     before: dict[float, float],
     after: dict[float, float],
@@ -557,26 +599,33 @@ def _cost_report(
     say(f"\n<!-- load average at the start / end of each series: {' / '.join(loads)} -->")
     say("| client | condition | samples | median ms | p90 ms | p99 ms | max ms |")
     say("|---|---|---|---|---|---|---|")
-    for label, (with_hook, without, patched_pods) in series.items():
-        for condition, values in (("pullpass called", with_hook), ("not called", without)):
+    for label, (times, patched) in series.items():
+        for namespace, condition in CONDITIONS.items():
+            values = times[namespace]
             say(
                 f"| {label} | {condition} | {len(values)} | {statistics.median(values):.2f} "
                 f"| {pct(values, 0.9):.2f} | {pct(values, 0.99):.2f} | {max(values):.2f} |"
             )
         added = {
-            "median": statistics.median(with_hook) - statistics.median(without),
-            "p99": pct(with_hook, 0.99) - pct(without, 0.99),
+            "pullpass": _added(times, ON, OFF),
+            "reference": _added(times, REF, OFF),
+            "pullpass_over_reference": _added(times, ON, REF),
         }
-        result[label] = {"with": with_hook, "without": without, "added": added}
+        result[label] = {"times": times, "patched": patched, "added": added}
         say(
-            f"<!-- {label}: {patched_pods}/{len(with_hook)} pods got imagePullSecrets; added "
-            f"median {added['median']:.2f} ms, p99 {added['p99']:.2f} ms (target < 5 ms) -->"
+            f"<!-- {label}: pods that got imagePullSecrets: pullpass {patched[ON]}/"
+            f"{len(times[ON])}, reference {patched[REF]}/{len(times[REF])} -->"
         )
+        for who, figures in added.items():
+            say(
+                f"<!-- {label}: added by {who.replace('_', ' ')}: median "
+                f"{figures['median']:.2f} ms, p99 {figures['p99']:.2f} ms -->"
+            )
     if after:
         p50, p99 = (bench.quantile(before, after, q) * 1e3 for q in (0.5, 0.99))
         result["apiserver_webhook_le_ms"] = {"p50": p50, "p99": p99}
         say(
-            f"<!-- apiserver's own timing of the webhook call: p50 <= {p50:g} ms, "
+            f"<!-- apiserver's own timing of the pullpass call: p50 <= {p50:g} ms, "
             f"p99 <= {p99:g} ms -->"
         )
     return result
