@@ -1,12 +1,17 @@
 """Helpers shared by the suites: free ports, waiting, and building credentials and reviews."""
 
 import base64
+import contextlib
 import json
 import socket
+import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 def free_port() -> int:
@@ -26,6 +31,29 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@contextlib.contextmanager
+def serving(
+    argv: list[str], log: Path, metrics: str, timeout: float, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `pullpass serve` subprocess, ready (/readyz 200) on entry and stopped on exit."""
+    with log.open("wb") as sink:
+        process = subprocess.Popen(argv, env=env, stderr=sink)
+    try:
+        wait_for(
+            lambda: process.poll() is not None or httpx.get(f"{metrics}/readyz").status_code == 200,
+            timeout,
+            "pullpass serve to be ready",
+        )
+        assert process.poll() is None, f"pullpass serve exited: {log.read_text()[-2000:]}"
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def dockerconfigjson(keys: dict[str, tuple[str, str]]) -> str:

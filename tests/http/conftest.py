@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from objects_fixture import OBJECTS
-from support import free_port, wait_for
+from support import free_port, serving
 
 PULLPASS = [sys.executable, "-m", "app"]
 
@@ -66,31 +66,7 @@ def server(
         "PULLPASS_CREDENTIALS_NAMESPACE": "pullpass-system",
         "PULLPASS_LOG_LEVEL": "debug",
     }
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*PULLPASS, "serve", "--address", "127.0.0.1"], env=env, stderr=sink
-        )
-    server = Server(
-        f"https://127.0.0.1:{port}",
-        f"http://127.0.0.1:{metrics_port}",
-        certs / "ca.crt",
-        log,
-        process,
-    )
-    try:
-        wait_for(
-            lambda: (
-                httpx.get(f"{server.metrics}/readyz").status_code == 200
-                or process.poll() is not None
-            ),
-            20,
-            "pullpass serve to be ready",
-        )
-        assert process.poll() is None, f"pullpass serve exited: {log.read_text()[-2000:]}"
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    metrics = f"http://127.0.0.1:{metrics_port}"
+    argv = [*PULLPASS, "serve", "--address", "127.0.0.1"]
+    with serving(argv, log, metrics, 20, env) as process:
+        yield Server(f"https://127.0.0.1:{port}", metrics, certs / "ca.crt", log, process)

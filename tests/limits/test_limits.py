@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import free_port, namespace, pod, review, secret, wait_for
+from support import free_port, namespace, pod, review, secret, serving
 
 from app.protocol import MAX_HEADER_BYTES, READ_TIMEOUT
 
@@ -75,24 +75,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "--log-level",
         "debug",  # the most talkative level: the hygiene test reads every line it writes
     ]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(cmd, stderr=sink)
     metrics = f"http://127.0.0.1:{metrics_port}"
-    try:
-        wait_for(
-            lambda: process.poll() is not None or httpx.get(f"{metrics}/readyz").status_code == 200,
-            30,
-            "pullpass serve",
-        )
-        assert process.poll() is None, log.read_text()[-2000:]
+    with serving(cmd, log, metrics, 30) as process:
         context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
         yield Served(port, metrics, context, log, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def good_review() -> bytes:
