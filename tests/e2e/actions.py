@@ -87,6 +87,15 @@ def docker_registry_secret(
     Without `server`, kubectl writes its default key, https://index.docker.io/v1/.
     Returns the password used.
     """
+    args, password = docker_registry_args(passwords, namespace, name, server, user)
+    kubectl(*args)
+    return password
+
+
+def docker_registry_args(
+    passwords: Passwords, namespace: str, name: str, server: str | None, user: str
+) -> tuple[list[str], str]:
+    """The kubectl arguments that create a registry credential, with a fresh password."""
     password = passwords.new(name, user)
     args = [
         "create",
@@ -100,8 +109,7 @@ def docker_registry_secret(
     ]
     if server is not None:
         args.append(f"--docker-server={server}")
-    kubectl(*args)
-    return password
+    return args, password
 
 
 def pod_manifest(

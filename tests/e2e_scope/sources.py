@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from e2e.actions import Passwords, eventually
+from e2e.actions import Passwords, docker_registry_args, eventually
 from e2e.cluster import Kubectl
 
 MANAGED_BY = "pullpass.io/managed-by"
@@ -32,23 +32,8 @@ def apply_registry_secret(
     The usual way to create a labelled credential and, run again, to rotate it in place.
     Returns the new password.
     """
-    password = passwords.new(name, user)
-    secret = json.loads(
-        kubectl(
-            "create",
-            "secret",
-            "docker-registry",
-            name,
-            "-n",
-            namespace,
-            f"--docker-server={server}",
-            f"--docker-username={user}",
-            f"--docker-password={password}",
-            "--dry-run=client",
-            "-o",
-            "json",
-        ).stdout
-    )
+    args, password = docker_registry_args(passwords, namespace, name, server, user)
+    secret = json.loads(kubectl(*args, "--dry-run=client", "-o", "json").stdout)
     secret["metadata"]["labels"] = dict(labels or {})
     kubectl.apply(secret)
     return password
