@@ -1,0 +1,76 @@
+"""The Dockerfile's install route, without a Docker engine: wheel, pip-less venv, entry point.
+
+The image is built from the project's wheel alone, so a module left out of the package or a
+dependency missing from pyproject.toml breaks it while the editable checkout still works. This
+follows the builder stage step by step and runs the installed `pullpass` from outside the
+checkout.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+pytestmark = pytest.mark.timeout(900)
+
+
+def run(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    argv_text = [str(a) for a in argv]
+    done = subprocess.run(argv_text, cwd=cwd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{argv}: {done.stderr[-3000:]}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the builder stage leaves in /opt/pullpass."""
+    work = tmp_path_factory.mktemp("image")
+    pip = (sys.executable, "-m", "pip", "--disable-pip-version-check")
+    run(*pip, "wheel", "--no-deps", "--wheel-dir", work / "wheels", ROOT, cwd=work)
+    [wheel] = (work / "wheels").glob("pullpass-*.whl")
+    venv = work / "opt-pullpass"
+    run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=work)
+    run(*pip, "--python", venv / "bin" / "python", "install", "--quiet", wheel, cwd=work)
+    return venv
+
+
+def test_the_image_venv_has_pullpass_and_no_pip(image_venv: Path) -> None:
+    assert (image_venv / "bin" / "pullpass").exists()
+    assert not (image_venv / "bin" / "pip").exists()
+    where = run(
+        image_venv / "bin" / "python", "-c", "import app; print(app.__file__)", cwd=image_venv
+    )
+    assert where.stdout.strip().startswith(str(image_venv)), where.stdout
+
+
+def test_installed_pullpass_explains_the_example(image_venv: Path, tmp_path: Path) -> None:
+    done = run(
+        image_venv / "bin" / "pullpass",
+        "explain",
+        "--pod",
+        EXAMPLES / "pod.yaml",
+        "--objects",
+        EXAMPLES / "namespace.yaml",
+        "--objects",
+        EXAMPLES / "credential.yaml",
+        "-o",
+        "json",
+        cwd=tmp_path,
+    )
+    answer = json.loads(done.stdout)
+    assert answer["imagePullSecrets"] == ["testquay"], answer
+
+
+def test_installed_pullpass_serve_starts_every_module_it_needs(
+    image_venv: Path, tmp_path: Path
+) -> None:
+    """`serve --help` imports the whole server stack (uvicorn, uvloop, kubernetes client)."""
+    done = run(image_venv / "bin" / "pullpass", "serve", "--help", cwd=tmp_path)
+    assert "--objects" in done.stdout
+    imports = "import app.serve, app.watch, app.replicator, app.selfcert, uvloop, httptools"
+    run(image_venv / "bin" / "python", "-c", imports, cwd=tmp_path)
