@@ -5,8 +5,8 @@ strict field validation (`--validate=strict`: an unknown field is an error, not 
 defaulting, each kind's validation (webhook configuration, RBAC, PDB, NetworkPolicy, Deployment
 with its pod template) and admission, including PodSecurity. The release namespace is labelled
 `restricted` for enforce and warn, so the chart's security context is checked by the API server,
-not by a reading of the YAML. Optional kinds are checked against the trimmed upstream CRDs in
-`crds.py`. Each negative control proves the corresponding check can fail.
+not by a reading of the YAML. Optional kinds are checked against the upstream CRDs, pinned
+(`scripts/crds`, `crds.py`). Each negative control proves the corresponding check can fail.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def test_the_crds_refuse_what_upstream_refuses(
     value: str,
     expected: str,
 ) -> None:
-    """The minimal CRDs are closed schemas with upstream enums and patterns, not pass-throughs."""
+    """The CRDs are closed schemas with upstream enums and patterns, not pass-throughs."""
     objects = render(COMBINATIONS["everything"], release=RELEASE, namespace=release_namespace)
     target: Any = find(objects, kind)[-1]
     for step in path[:-1]:

@@ -73,6 +73,15 @@ def tools_bin() -> Path:
     return path
 
 
+@functools.cache
+def crds_dir() -> Path:
+    """The upstream CRDs of the chart's optional kinds, pinned and cached by scripts/crds."""
+    path = Path(_last_line("crds", "the cert-manager and ServiceMonitor CRDs"))
+    if not list(path.glob("*.yaml")):
+        raise ToolMissing(f"CRDs are missing: scripts/crds printed {path}, which holds none")
+    return path
+
+
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [helm_binary(), *args], capture_output=True, text=True, timeout=120, check=False
