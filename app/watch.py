@@ -207,11 +207,11 @@ class Feed:
                     credential = self._credential(o)
                     if credential is not None:
                         credentials.append(credential)
-                    else:
-                        unreadable.append(o)
+                    elif not _managed(o):
+                        # Still holds its name against copies; only the name is kept, not the data.
+                        unreadable.append(_key(o))
                 self.index.replace_credentials(secret_type, credentials)
-                # An unreadable credential still holds its name against copies.
-                self._hold(secret_type, kind, unreadable)
+                self.index.replace_held(secret_type, unreadable)
             else:
                 credential = None if kind == "DELETED" else self._credential(obj)
                 if credential is None:
