@@ -588,6 +588,17 @@ class ControlPlane:
             namespace,
         )
 
+    def service_account_kubeconfig(
+        self, kubectl: Kubectl, namespace: str, name: str, path: Path
+    ) -> Path:
+        """A kubeconfig whose only credential is a token the API server issued (TokenRequest)
+        for the ServiceAccount `namespace/name`, valid for the whole test session."""
+        token = kubectl("create", "token", name, "-n", namespace, "--duration=3h").stdout.strip()
+        assert token.count(".") == 2, "expected a JWT from the TokenRequest API"
+        user = f"system:serviceaccount:{namespace}:{name}"
+        credentials = {"token": token}
+        return write_kubeconfig(path, self.server, self.ca.cert_pem, credentials, user, namespace)
+
     def __enter__(self) -> ControlPlane:
         return self.start()
 

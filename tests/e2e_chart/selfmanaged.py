@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from e2e.actions import pod_manifest, pull_secrets
-from e2e.cluster import ControlPlane, Kubectl, write_kubeconfig
+from e2e.cluster import ControlPlane, Kubectl
 from e2e.webhook import Pullpass
 
 from tests.packaging.render import one
@@ -288,15 +288,8 @@ def start_pullpass(
     first one.
     """
     fullname = f"{release}-pullpass"
-    token = kubectl("create", "token", fullname, "-n", namespace, "--duration=2h").stdout.strip()
-    assert token.count(".") == 2, "expected a JWT from the TokenRequest API"
-    kubeconfig = write_kubeconfig(
-        workdir / "sa.kubeconfig",
-        cluster.server,
-        cluster.ca.cert_pem,
-        {"token": token},
-        "pullpass",
-        namespace,
+    kubeconfig = cluster.service_account_kubeconfig(
+        kubectl, namespace, fullname, workdir / "sa.kubeconfig"
     )
     args = chart_args(objects, workdir / "self-managed", fullname=fullname, cert_hosts=cert_hosts)
     server = Pullpass(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from e2e.actions import Passwords, create_namespace
-from e2e.cluster import ControlPlane, Kubectl, write_kubeconfig
+from e2e.cluster import ControlPlane, Kubectl
 from e2e.webhook import Pullpass
 
 from e2e_scope.installation import (
@@ -32,15 +32,8 @@ def service_account_kubeconfig(
     for obj in rbac_objects(objects):
         kubectl.apply(obj)
     namespace, name = service_account(objects)
-    token = kubectl("create", "token", name, "-n", namespace, "--duration=3h").stdout.strip()
-    assert token.count(".") == 2, "expected a JWT from the TokenRequest API"
-    return write_kubeconfig(
-        tmp_path_factory.mktemp("identity") / "pullpass.kubeconfig",
-        control_plane.server,
-        control_plane.ca.cert_pem,
-        {"token": token},
-        f"system:serviceaccount:{namespace}:{name}",
-        RELEASE_NAMESPACE,
+    return control_plane.service_account_kubeconfig(
+        kubectl, namespace, name, tmp_path_factory.mktemp("identity") / "pullpass.kubeconfig"
     )
 
 
