@@ -8,7 +8,7 @@ Secrets, and what the webhook adds to a pod creation on the apiserver's own path
     .venv/bin/python bench/realcluster.py scale              # 50 vs 50,000 Secrets via the API
     .venv/bin/python bench/realcluster.py cost --samples 500  # pullpass, Go reference, no webhook
 
-Everything runs on loopback (tests/e2e/cluster.py's etcd + kube-apiserver +
+Everything runs on loopback (localcluster's etcd + kube-apiserver +
 kube-controller-manager), every step has a time limit, and every process is stopped at the end.
 Run by hand; not part of `make test`.
 """
@@ -36,13 +36,14 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
-from e2e.cluster import ControlPlane, Kubectl, build_control_plane  # noqa: E402
-from e2e.webhook import Pullpass, webhook_configuration  # noqa: E402
-
 import bench  # noqa: E402
+from localcluster.build import build_control_plane  # noqa: E402
+from localcluster.control_plane import ControlPlane  # noqa: E402
+from localcluster.kubectl import Kubectl  # noqa: E402
+from localcluster.webhook import Pullpass, webhook_configuration  # noqa: E402
 
 CREDENTIALS_NAMESPACE = "pullpass-system"
 WEBHOOK = "pods.pullpass.io"

@@ -18,10 +18,12 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from e2e.cluster import ControlPlane, Kubectl, build_control_plane  # noqa: E402
-from e2e.webhook import Pullpass, webhook_configuration  # noqa: E402
+from localcluster.build import build_control_plane  # noqa: E402
+from localcluster.control_plane import ControlPlane  # noqa: E402
+from localcluster.kubectl import Kubectl  # noqa: E402
+from localcluster.webhook import Pullpass, webhook_configuration  # noqa: E402
 
 EXAMPLES = REPO / "examples"
 CREDENTIALS_NAMESPACE = "pullpass-system"

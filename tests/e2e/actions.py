@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from e2e.cluster import Kubectl
-from e2e.webhook import INJECT_LABEL
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import INJECT_LABEL
 
 T = TypeVar("T")
 

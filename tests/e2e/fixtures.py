@@ -25,8 +25,11 @@ from e2e.actions import (
     eventually,
     pull_secrets,
 )
-from e2e.cluster import ClusterError, ControlPlane, Kubectl, build_control_plane
-from e2e.webhook import Pullpass, webhook_configuration
+from localcluster.build import build_control_plane
+from localcluster.control_plane import ControlPlane
+from localcluster.errors import ClusterError
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass, webhook_configuration
 
 WEBHOOK_NAME = "pullpass"
 CREDENTIALS_NAMESPACE = "pullpass-system"

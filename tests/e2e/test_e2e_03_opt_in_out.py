@@ -9,8 +9,8 @@ from e2e.actions import (
     pod_manifest,
     pull_secrets,
 )
-from e2e.cluster import Kubectl
-from e2e.webhook import INJECT_LABEL, Pullpass
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import INJECT_LABEL, Pullpass
 
 IMAGE = "quay.io/team/app:2"
 

@@ -3,8 +3,8 @@
 from typing import Any
 
 from e2e.actions import Passwords, create_namespace, docker_registry_secret, eventually
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 
 def test_deployment_pods_get_the_secret(

@@ -11,8 +11,8 @@ from e2e.actions import (
     pull_secrets,
     unique,
 )
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 DEADLINE = 2.0
 

@@ -10,8 +10,9 @@ from e2e.actions import (
     pull_secrets,
     unique,
 )
-from e2e.cluster import ControlPlane, Kubectl
-from e2e.webhook import Pullpass
+from localcluster.control_plane import ControlPlane
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 
 def test_apiserver_and_etcd_restart(

@@ -1,8 +1,8 @@
 """10. Warnings: pullpass's admission warnings reach kubectl's stderr."""
 
 from e2e.actions import Passwords, as_json, create_namespace, docker_registry_secret, pod_manifest
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 REGISTRY = "registry.warn.example"
 

@@ -23,8 +23,9 @@ from e2e.actions import (
     pod_manifest,
     pull_secrets,
 )
-from e2e.cluster import Kubectl, issue, new_ca, write_pair
-from e2e.webhook import Pullpass
+from localcluster.certificates import issue, new_ca, write_pair
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 SIDECAR_IMAGE = "sidecar.registry.example/tools/sidecar:1"
 SELECTOR = {"pullpass-e2e/sidecar": "yes"}

@@ -14,8 +14,8 @@ from e2e.actions import (
     pod_manifest,
     pull_secrets,
 )
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 
 def test_no_password_in_pullpass_logs(

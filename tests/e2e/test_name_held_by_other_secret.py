@@ -13,9 +13,9 @@ from e2e.actions import (
     pod_manifest,
     pull_secrets,
 )
-from e2e.cluster import Kubectl
 from e2e.fixtures import CREDENTIALS_NAMESPACE
-from e2e.webhook import Pullpass
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 IMAGE = "held.registry.example/team/app:1"
 

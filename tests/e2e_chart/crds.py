@@ -12,8 +12,8 @@ them would.
 from __future__ import annotations
 
 from e2e.actions import eventually
-from e2e.cluster import Kubectl
 
+from localcluster.kubectl import Kubectl
 from tests.packaging.render import crds_dir
 
 

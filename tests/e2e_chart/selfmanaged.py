@@ -28,9 +28,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from e2e.actions import pod_manifest, pull_secrets
-from e2e.cluster import ControlPlane, Kubectl
-from e2e.webhook import Pullpass
 
+from localcluster.control_plane import ControlPlane
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 from tests.packaging.render import one
 
 RELEASE = "certs"

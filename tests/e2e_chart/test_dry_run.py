@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import yaml
 from e2e.actions import create_namespace
-from e2e.cluster import Kubectl
 
 from e2e_chart import crds
+from localcluster.kubectl import Kubectl
 from tests.packaging.render import find, one, render
 
 RELEASE = "pullpass"

@@ -20,10 +20,11 @@ from e2e.actions import (
     eventually,
     unique,
 )
-from e2e.cluster import ControlPlane, Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_chart import selfmanaged as sm
+from localcluster.control_plane import ControlPlane
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 from tests.packaging.render import render
 
 APP_NAMESPACE = "certs-app"

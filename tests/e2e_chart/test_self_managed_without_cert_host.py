@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 from e2e.actions import Passwords, create_namespace, docker_registry_secret, eventually
-from e2e.cluster import ControlPlane, Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_chart import selfmanaged as sm
+from localcluster.control_plane import ControlPlane
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 from tests.packaging.render import render
 
 RELEASE = "nohost"

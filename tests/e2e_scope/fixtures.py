@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 from e2e.actions import Passwords, create_namespace
-from e2e.cluster import ControlPlane, Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import (
     RELEASE_NAMESPACE,
@@ -20,6 +18,9 @@ from e2e_scope.installation import (
     rbac_objects,
     service_account,
 )
+from localcluster.control_plane import ControlPlane
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from e2e.actions import Passwords, create_namespace, docker_registry_secret, eventually, unique
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass, webhook_configuration
 
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass, webhook_configuration
 from tests.packaging.render import render
 
 RELEASE_NAMESPACE = "pullpass-system"

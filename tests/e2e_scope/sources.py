@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from e2e.actions import Passwords, docker_registry_args, eventually
-from e2e.cluster import Kubectl
+
+from localcluster.kubectl import Kubectl
 
 MANAGED_BY = "pullpass.io/managed-by"
 SOURCE = "pullpass.io/source"

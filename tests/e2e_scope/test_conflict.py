@@ -1,8 +1,6 @@
 """A user's own Secret that holds a source's name is never touched; the conflict is visible."""
 
 from e2e.actions import Passwords, create_namespace, eventually, unique
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import Installation, metric
 from e2e_scope.sources import (
@@ -13,6 +11,8 @@ from e2e_scope.sources import (
     get_secret,
     wait_copies,
 )
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 REGISTRY = "conflict.registry.example"
 

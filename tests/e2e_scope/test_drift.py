@@ -4,11 +4,11 @@ import base64
 import json
 
 from e2e.actions import Passwords, create_namespace, unique
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import Installation
 from e2e_scope.sources import PROJECT, apply_registry_secret, get_secret, wait_copies
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 REGISTRY = "drift.registry.example"
 EMPTY = base64.b64encode(json.dumps({"auths": {}}).encode()).decode()

@@ -11,11 +11,11 @@ from e2e.actions import (
     pull_secrets,
     unique,
 )
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import LEASE_DURATION, Installation
 from e2e_scope.sources import INJECTED, PROJECT, apply_registry_secret, get_secret, wait_copies
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 REGISTRY = "first.registry.example"
 

@@ -5,11 +5,11 @@ import time
 
 import pytest
 from e2e.actions import Passwords, create_namespace, eventually, unique
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import LEASE_DURATION, Installation, copy_writes, metric
 from e2e_scope.sources import PROJECT, apply_registry_secret, get_secret, wait_copies
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 REGISTRY = "leader.registry.example"
 

@@ -8,8 +8,6 @@ from e2e.actions import (
     pull_secrets,
     unique,
 )
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import Installation
 from e2e_scope.sources import (
@@ -20,6 +18,8 @@ from e2e_scope.sources import (
     wait_copies,
     wait_no_copies,
 )
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 REGISTRY = "moves.registry.example"
 IMAGE = f"{REGISTRY}/team/app:1"

@@ -10,8 +10,6 @@ from e2e.actions import (
     pull_secrets,
     unique,
 )
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import Installation
 from e2e_scope.sources import (
@@ -22,6 +20,8 @@ from e2e_scope.sources import (
     copies,
     wait_copies,
 )
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 REGISTRY = "project.registry.example"
 IMAGE = f"{REGISTRY}/team/app:1"

@@ -8,11 +8,11 @@ from e2e.actions import (
     pull_secrets,
     unique,
 )
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import Installation, chart, rbac_objects, scope_args
 from e2e_scope.sources import PROJECT, RANCHER_PROJECT, apply_registry_secret, copies, wait_copies
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 REGISTRY = "rancher.registry.example"
 IMAGE = f"{REGISTRY}/team/app:1"

@@ -2,10 +2,9 @@
 
 import json
 
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
-
 from e2e_scope.installation import RELEASE_NAMESPACE, Installation, service_account
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 
 def _identity(installation: Installation) -> Kubectl:

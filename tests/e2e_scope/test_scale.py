@@ -4,11 +4,11 @@ import time
 
 import pytest
 from e2e.actions import Passwords, eventually, unique
-from e2e.cluster import Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import Installation, metric
 from e2e_scope.sources import PROJECT, apply_registry_secret, copies, get_secret, wait_copies
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 COUNT = 200
 DEADLINE = 10.0

@@ -8,11 +8,12 @@ from e2e.actions import (
     pull_secrets,
     unique,
 )
-from e2e.cluster import ControlPlane, Kubectl
-from e2e.webhook import Pullpass
 
 from e2e_scope.installation import Installation
 from e2e_scope.sources import PROJECT, SCOPE, apply_registry_secret, copies, wait_copies
+from localcluster.control_plane import ControlPlane
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
 
 REGISTRY = "tenant.registry.example"
 IMAGE = f"{REGISTRY}/team/app:1"

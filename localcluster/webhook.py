@@ -14,7 +14,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from e2e.cluster import REPO, ClusterError, Component, free_port, issue, new_ca, write_pair
+from localcluster.build import REPO
+from localcluster.certificates import issue, new_ca, write_pair
+from localcluster.errors import ClusterError
+from localcluster.processes import Component, free_port
 
 INJECT_LABEL = "pullpass.io/inject"
 

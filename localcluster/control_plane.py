@@ -1,0 +1,310 @@
+"""A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager).
+
+Importable on its own (no pytest), so the end-to-end suite, other suites and scripts can share it:
+
+    bin_dir = build_control_plane()
+    with ControlPlane(bin_dir, workdir) as cluster:
+        kubectl = Kubectl(cluster.kubeconfig)
+        kubectl("get", "namespaces")
+
+Every process listens on loopback only, runs in its own process group, dies with its parent
+(Linux) and is killed on `stop()` and at interpreter exit. A missing binary or a failed start
+raises `ClusterError` naming what is missing and the tail of the component's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from localcluster.build import check_binaries
+from localcluster.certificates import issue, new_ca, write_pair
+from localcluster.kubeconfig import client_certificate, write_kubeconfig
+from localcluster.kubectl import Kubectl
+from localcluster.processes import Component, free_port
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+SERVICE_CIDR = "10.0.0.0/24"
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+
+
+class ControlPlane:
+    """etcd + kube-apiserver + kube-controller-manager on loopback, state under `workdir`."""
+
+    def __init__(self, bin_dir: Path, workdir: Path, *, start_timeout: float = 120) -> None:
+        check_binaries(bin_dir)
+        self.bin_dir = bin_dir
+        self.workdir = workdir
+        self.start_timeout = start_timeout
+        self.pki_dir = workdir / "pki"
+        self.logs_dir = workdir / "logs"
+        self.etcd_client_port = free_port()
+        self.etcd_peer_port = free_port()
+        self.apiserver_port = free_port()
+        self.kcm_port = free_port()
+        self.server = f"https://127.0.0.1:{self.apiserver_port}"
+        self._write_pki()
+        self.kubeconfig = write_kubeconfig(
+            workdir / "admin.kubeconfig",
+            self.server,
+            self.ca.cert_pem,
+            client_certificate(self.admin),
+            "admin",
+        )
+        kcm_client = issue(self.ca, "system:kube-controller-manager", client=True)
+        self._kcm_kubeconfig = write_kubeconfig(
+            workdir / "kcm.kubeconfig",
+            self.server,
+            self.ca.cert_pem,
+            client_certificate(kcm_client),
+            "system:kube-controller-manager",
+            namespace="kube-system",
+        )
+        self.etcd = Component("etcd", self._etcd_argv(), self.logs_dir / "etcd.log")
+        self.apiserver = Component(
+            "kube-apiserver", self._apiserver_argv(), self.logs_dir / "kube-apiserver.log"
+        )
+        self.controller_manager = Component(
+            "kube-controller-manager",
+            self._kcm_argv(),
+            self.logs_dir / "kube-controller-manager.log",
+        )
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def _write_pki(self) -> None:
+        self.ca = new_ca("pullpass-e2e-ca")
+        self.ca_file, self.ca_key_file = write_pair(self.ca, self.pki_dir, "ca")
+        serving = issue(
+            self.ca,
+            "kube-apiserver",
+            hosts=[
+                "127.0.0.1",
+                "localhost",
+                "10.0.0.1",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ],
+        )
+        self.serving_cert, self.serving_key = write_pair(serving, self.pki_dir, "apiserver")
+        self.admin = issue(self.ca, "admin", organizations=["system:masters"], client=True)
+        self.admin_cert, self.admin_key = write_pair(self.admin, self.pki_dir, "admin")
+        signing = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.sa_key = self.pki_dir / "sa.key"
+        self.sa_pub = self.pki_dir / "sa.pub"
+        self.sa_key.write_bytes(_key_pem(signing))
+        self.sa_key.chmod(0o600)
+        self.sa_pub.write_bytes(
+            signing.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+
+    def _etcd_argv(self) -> list[str]:
+        client = f"http://127.0.0.1:{self.etcd_client_port}"
+        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
+        return [
+            str(self.bin_dir / "etcd"),
+            "--name=pullpass-e2e",
+            f"--data-dir={self.workdir / 'etcd-data'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=pullpass-e2e={peer}",
+            "--log-level=warn",
+            # A throwaway test cluster on a shared disk: durability across power loss is moot.
+            "--unsafe-no-fsync",
+        ]
+
+    def _apiserver_argv(self) -> list[str]:
+        return [
+            str(self.bin_dir / "kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{self.etcd_client_port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.apiserver_port}",
+            f"--cert-dir={self.workdir / 'apiserver-certs'}",
+            f"--tls-cert-file={self.serving_cert}",
+            f"--tls-private-key-file={self.serving_key}",
+            f"--client-ca-file={self.ca_file}",
+            "--authorization-mode=Node,RBAC",
+            f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+            f"--service-account-key-file={self.sa_pub}",
+            f"--service-account-signing-key-file={self.sa_key}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            # No nodes and a loopback address: the `kubernetes` Service endpoints cannot exist.
+            "--endpoint-reconciler-type=none",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    def _kcm_argv(self) -> list[str]:
+        return [
+            str(self.bin_dir / "kube-controller-manager"),
+            f"--kubeconfig={self._kcm_kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={self.kcm_port}",
+            f"--cert-dir={self.workdir / 'kcm-certs'}",
+            f"--service-account-private-key-file={self.sa_key}",
+            f"--root-ca-file={self.ca_file}",
+            f"--cluster-signing-cert-file={self.ca_file}",
+            f"--cluster-signing-key-file={self.ca_key_file}",
+            "--use-service-account-credentials=true",
+            "--leader-elect=false",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    # -- probes ------------------------------------------------------------------------------
+
+    def admin_ssl_context(self) -> ssl.SSLContext:
+        """TLS context that trusts the cluster CA and presents the admin certificate."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        context.load_cert_chain(str(self.admin_cert), str(self.admin_key))
+        return context
+
+    def get(self, path: str, timeout: float = 5) -> tuple[int, bytes]:
+        """GET `path` on the API server as admin: (status, body); status 0 when unreachable."""
+        request = urllib.request.Request(self.server + path)
+        try:
+            with urllib.request.urlopen(
+                request, timeout=timeout, context=self.admin_ssl_context()
+            ) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except (OSError, ssl.SSLError):
+            return 0, b""
+
+    def api_ready(self) -> bool:
+        return self.get("/readyz")[0] == 200
+
+    def _etcd_healthy(self) -> bool:
+        url = f"http://127.0.0.1:{self.etcd_client_port}/health"
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(json.loads(answer.read()).get("health") == "true")
+
+    def _kcm_healthy(self) -> bool:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # its self-signed serving cert; /healthz is public
+        url = f"https://127.0.0.1:{self.kcm_port}/healthz"
+        with urllib.request.urlopen(url, timeout=2, context=context) as answer:
+            return bool(answer.status == 200)
+
+    def _default_service_account(self) -> bool:
+        return self.get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> ControlPlane:
+        """Start everything and wait until pods can be created; stops everything on failure."""
+        try:
+            self.start_api()
+            self.controller_manager.start()
+            self.controller_manager.wait_until(
+                self._kcm_healthy, self.start_timeout, "healthy on /healthz"
+            )
+            self.controller_manager.wait_until(
+                self._default_service_account,
+                self.start_timeout,
+                "creating the default ServiceAccount",
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_api(self) -> None:
+        """etcd then kube-apiserver, same data dir and ports as before; waits for /readyz."""
+        self.etcd.start()
+        self.etcd.wait_until(self._etcd_healthy, self.start_timeout, "healthy on /health")
+        self.apiserver.start()
+        self.apiserver.wait_until(self.api_ready, self.start_timeout, "ready on /readyz")
+
+    def stop_api(self) -> None:
+        """kube-apiserver then etcd (the controller-manager keeps running and retries)."""
+        self.apiserver.stop()
+        self.etcd.stop()
+
+    def restart_api(self) -> None:
+        self.stop_api()
+        self.start_api()
+
+    def stop(self) -> None:
+        """Stop every component; safe to call twice."""
+        self.controller_manager.stop()
+        self.stop_api()
+
+    def logs(self) -> dict[str, str]:
+        """Each component's full log, for debugging a failed test."""
+        return {
+            c.name: c.log.read_text(errors="replace") if c.log.exists() else ""
+            for c in (self.etcd, self.apiserver, self.controller_manager)
+        }
+
+    def client_kubeconfig(
+        self, user: str, groups: Sequence[str] = (), namespace: str = "default"
+    ) -> Path:
+        """A kubeconfig for another identity (RBAC tests): client cert CN=user, O=groups."""
+        pair = issue(self.ca, user, organizations=groups, client=True)
+        safe = "".join(ch if ch.isalnum() else "-" for ch in user)
+        return write_kubeconfig(
+            self.workdir / "users" / f"{safe}.kubeconfig",
+            self.server,
+            self.ca.cert_pem,
+            client_certificate(pair),
+            user,
+            namespace,
+        )
+
+    def service_account_kubeconfig(
+        self, kubectl: Kubectl, namespace: str, name: str, path: Path
+    ) -> Path:
+        """A kubeconfig whose only credential is a token the API server issued (TokenRequest)
+        for the ServiceAccount `namespace/name`, valid for the whole test session."""
+        token = kubectl("create", "token", name, "-n", namespace, "--duration=3h").stdout.strip()
+        assert token.count(".") == 2, "expected a JWT from the TokenRequest API"
+        user = f"system:serviceaccount:{namespace}:{name}"
+        credentials = {"token": token}
+        return write_kubeconfig(path, self.server, self.ca.cert_pem, credentials, user, namespace)
+
+    def __enter__(self) -> ControlPlane:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def running_control_plane(bin_dir: Path, workdir: Path) -> Iterator[ControlPlane]:
+    """`with running_control_plane(build_control_plane(), tmp) as cluster: ...`."""
+    cluster = ControlPlane(bin_dir, workdir)
+    with cluster:
+        yield cluster
