@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app import pki
+from app.core import pki
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.cli import UsageError, parse
+from app.shell.cli.main import parse
+from app.shell.cli.usage import UsageError
 
 SELF_MANAGED = ("serve", "--tls-secret=s", "--webhook-config=w", "--service=svc")
 

@@ -17,13 +17,13 @@ import jsonpatch
 import orjson
 from support import namespace, secret
 
-from app import metrics
-from app.decode import BadReview, decode
-from app.handle import handle
-from app.index import Index
-from app.objects import load_objects
-from app.scope import ScopeSettings
-from app.server import review_bytes
+from app.core.admission.decode import BadReview, decode
+from app.core.admission.handle import handle
+from app.core.credentials.scope import ScopeSettings
+from app.shell.cluster.index import Index
+from app.shell.cluster.objects import load_objects
+from app.shell.telemetry import metrics
+from app.shell.web.server import review_bytes
 
 PASSWORDS = ("fz-pw-quay-19af", "fz-pw-hub-77c0", "fz-pw-glob-3e5d", "fz-pw-src-a0b1")
 ENABLED = {"pullpass.io/inject": "enabled", "pullpass.io/project": "p1"}

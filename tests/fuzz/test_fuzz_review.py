@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import pod, review
 
-from app.decode import decode
-from app.handle import handle
-from app.index import Index
+from app.core.admission.decode import decode
+from app.core.admission.handle import handle
+from app.shell.cluster.index import Index
 
 SETTINGS: dict[str, Any] = {
     "deadline": None,

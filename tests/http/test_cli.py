@@ -166,7 +166,7 @@ def test_pullpass_console_script_and_module_agree() -> None:
 
 
 def test_readme_configuration_table_lists_every_serve_flag() -> None:
-    from app.cli import build_parser, env_name
+    from app.shell.cli.main import build_parser, env_name
 
     readme = (ROOT / "README.md").read_text()
     serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from support import free_port, namespace, pod, review, secret, serving
 
-from app.protocol import MAX_HEADER_BYTES, READ_TIMEOUT
+from app.shell.web.protocol import MAX_HEADER_BYTES, READ_TIMEOUT
 
 PASSWORDS = ("lim-pw-quay-5a1f", "lim-pw-hub-c3d9", "lim-pw-glob-8e02")
 OBJECTS = [

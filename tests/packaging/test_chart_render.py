@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app import cli
+from app.shell.cli import main as cli
 from tests.packaging.render import (
     CHART,
     NAMESPACE,

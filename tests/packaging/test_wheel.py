@@ -72,5 +72,8 @@ def test_installed_pullpass_serve_starts_every_module_it_needs(
     """`serve --help` imports the whole server stack (uvicorn, uvloop, kubernetes client)."""
     done = run(image_venv / "bin" / "pullpass", "serve", "--help", cwd=tmp_path)
     assert "--objects" in done.stdout
-    imports = "import app.serve, app.watch, app.replicator, app.selfcert, uvloop, httptools"
+    imports = (
+        "import app.shell.cli.serve, app.shell.cluster.watch, app.shell.cluster.replicator,"
+        " app.shell.cluster.selfcert, uvloop, httptools"
+    )
     run(image_venv / "bin" / "python", "-c", imports, cwd=tmp_path)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app import dockercfg
-from app.dockercfg import BadDockerConfig, registry_keys, registry_keys_from_config
+from app.core.credentials import dockercfg
+from app.core.credentials.dockercfg import BadDockerConfig, registry_keys, registry_keys_from_config
 
 JSON_TYPE = "kubernetes.io/dockerconfigjson"
 CFG_TYPE = "kubernetes.io/dockercfg"

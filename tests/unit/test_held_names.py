@@ -6,10 +6,10 @@ from typing import Any
 from kubernetes import client
 from support import namespace, secret
 
-from app.credential import namespace_from_object
-from app.index import Index
-from app.scope import ScopeSettings
-from app.watch import OTHER_TYPES, Feed
+from app.core.credentials.credential import namespace_from_object
+from app.core.credentials.scope import ScopeSettings
+from app.shell.cluster.index import Index
+from app.shell.cluster.watch import OTHER_TYPES, Feed
 
 HOME = "pullpass-system"
 SOURCE = secret(HOME, "shared", {"q.example": ("u", "p")}, labels={"pullpass.io/project": "p"})

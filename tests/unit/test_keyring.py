@@ -9,16 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.keyring import (
-    BadPattern,
+from app.core.images.go_glob import BadPattern, path_match
+from app.core.images.keyring import (
     RegistryKey,
     is_default_registry_match,
     key_matches,
     lookup,
     parse_key,
-    path_match,
 )
-from app.reference import parse_image
+from app.core.images.reference import parse_image
 
 CASES: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "data" / "keyring_cases.json").read_text(encoding="utf-8")

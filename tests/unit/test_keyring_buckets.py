@@ -3,8 +3,14 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.keyring import Keyring, RegistryKey, is_default_registry_match, key_matches, parse_key
-from app.reference import parse_image
+from app.core.images.keyring import (
+    Keyring,
+    RegistryKey,
+    is_default_registry_match,
+    key_matches,
+    parse_key,
+)
+from app.core.images.reference import parse_image
 
 HOSTS = [
     "quay.io",

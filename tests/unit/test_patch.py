@@ -8,10 +8,10 @@ import jsonpatch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.credential import Credential, NamespaceInfo
-from app.handle import handle
-from app.index import Index
-from app.scope import ScopeSettings
+from app.core.admission.handle import handle
+from app.core.credentials.credential import Credential, NamespaceInfo
+from app.core.credentials.scope import ScopeSettings
+from app.shell.cluster.index import Index
 
 INDEX = Index(ScopeSettings("home"))
 INDEX.put_namespace(

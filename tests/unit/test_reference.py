@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.reference import ImageName, parse_image, parse_reference
+from app.core.images.reference import ImageName, parse_image, parse_reference
 
 CASES: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "data" / "reference_cases.json").read_text(encoding="utf-8")

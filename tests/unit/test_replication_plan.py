@@ -1,9 +1,9 @@
 """The replicator's plan: which copies to write or delete, from the index alone."""
 
-from app.credential import Credential, NamespaceInfo
-from app.index import Index
-from app.replicator import plan
-from app.scope import ScopeSettings
+from app.core.credentials.credential import Credential, NamespaceInfo
+from app.core.credentials.scope import ScopeSettings
+from app.shell.cluster.index import Index
+from app.shell.cluster.replicator import plan
 
 ENABLED = {"pullpass.io/inject": "enabled"}
 MANAGED = {"pullpass.io/managed-by": "pullpass"}

@@ -1,7 +1,7 @@
 """Scope resolution: which credentials serve a namespace, in which order, under which name."""
 
-from app.credential import Credential, NamespaceInfo
-from app.scope import ScopeSettings, resolve, source_scope
+from app.core.credentials.credential import Credential, NamespaceInfo
+from app.core.credentials.scope import ScopeSettings, resolve, source_scope
 
 SETTINGS = ScopeSettings(credentials_namespace="home")
 

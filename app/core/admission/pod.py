@@ -1,0 +1,102 @@
+"""The few parts of a Pod that pullpass reads, checked once.
+
+Built once per review on the hot path, so the classes are plain slotted dataclasses: a frozen
+one costs several times more to construct.
+
+A Pod from the API server is always well formed; anything else reaching the webhook is a
+client's mistake that deserves a 400 naming the field, never a crash.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.admission.decode import BadReview
+
+
+@dataclass(slots=True)
+class Container:
+    name: str
+    image: str
+
+
+@dataclass(slots=True)
+class PodView:
+    namespace: str
+    name: str
+    labels: dict[str, str]
+    annotations: dict[str, str] | None
+    has_metadata: bool
+    containers: tuple[Container, ...]
+    pull_secrets: tuple[str, ...]
+    has_pull_secrets: bool
+
+
+def read_pod(obj: Any, namespace: str = "") -> PodView:
+    """Check a Pod object and keep what matching and patching need."""
+    if not isinstance(obj, dict):
+        raise BadReview("the Pod must be an object")
+    metadata = _object(obj, "metadata", "metadata")
+    spec = _object(obj, "spec", "spec")
+    labels = _string_map(metadata, "labels", "metadata.labels")
+    annotations = _string_map(metadata, "annotations", "metadata.annotations")
+    pod_namespace = metadata.get("namespace") or namespace
+    if not isinstance(pod_namespace, str):
+        raise BadReview("metadata.namespace must be a string")
+    name = metadata.get("name") or metadata.get("generateName") or ""
+    if not isinstance(name, str):
+        raise BadReview("metadata.name must be a string")
+    containers: list[Container] = []
+    for field in ("initContainers", "containers"):
+        containers.extend(_containers(spec, field))
+    secrets = spec.get("imagePullSecrets")
+    if secrets is not None and not isinstance(secrets, list):
+        raise BadReview("spec.imagePullSecrets must be a list")
+    names: list[str] = []
+    for i, ref in enumerate(secrets or ()):
+        if not isinstance(ref, dict) or not isinstance(ref.get("name", ""), str):
+            raise BadReview(f"spec.imagePullSecrets[{i}] must be an object with a string name")
+        names.append(ref.get("name", ""))
+    return PodView(
+        namespace=pod_namespace,
+        name=name,
+        labels=labels,
+        annotations=annotations if isinstance(metadata.get("annotations"), dict) else None,
+        has_metadata=isinstance(obj.get("metadata"), dict),
+        containers=tuple(containers),
+        pull_secrets=tuple(names),
+        has_pull_secrets=secrets is not None,
+    )
+
+
+def _object(parent: dict[str, Any], field: str, where: str) -> dict[str, Any]:
+    value = parent.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadReview(f"{where} must be an object")
+    return value
+
+
+def _string_map(parent: dict[str, Any], field: str, where: str) -> dict[str, str]:
+    value = _object(parent, field, where)
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise BadReview(f"{where}[{key[:60]!r}] must be a string")
+    return value
+
+
+def _containers(spec: dict[str, Any], field: str) -> list[Container]:
+    items = spec.get(field)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise BadReview(f"spec.{field} must be a list")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise BadReview(f"spec.{field}[{i}] must be an object")
+        name, image = item.get("name", ""), item.get("image", "")
+        if not isinstance(name, str) or not isinstance(image, str):
+            raise BadReview(f"spec.{field}[{i}].name and .image must be strings")
+        out.append(Container(name, image))
+    return out

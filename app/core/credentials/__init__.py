@@ -1,0 +1,1 @@
+"""Registry credentials, their scopes, and the per-namespace match tables built from them."""

@@ -1,0 +1,83 @@
+"""What the index keeps of Namespaces and registry-credential Secrets, and nothing more.
+
+Secret data never leaves `credential_from_secret`: only the registry keys are read out of it, so
+no username, password, `auth` or token can reach memory that outlives one event.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.core import labels
+from app.core.credentials.dockercfg import BadDockerConfig, registry_keys
+
+CREDENTIAL_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceInfo:
+    name: str
+    labels: Mapping[str, str]
+
+    @property
+    def enabled(self) -> bool:
+        return self.labels.get(labels.INJECT) == labels.ENABLED
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    namespace: str
+    name: str
+    type: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    keys: tuple[str, ...]
+    version: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def managed(self) -> bool:
+        return self.labels.get(labels.MANAGED_BY) == labels.PULLPASS
+
+
+def namespace_from_object(obj: Mapping[str, Any]) -> NamespaceInfo:
+    metadata = obj.get("metadata") or {}
+    return NamespaceInfo(name=str(metadata.get("name", "")), labels=_strings(metadata, "labels"))
+
+
+def credential_from_secret(obj: Mapping[str, Any]) -> Credential | None:
+    """None for Secrets that are not registry credentials.
+
+    Raises BadDockerConfig when a credential's data cannot be read, so callers can report it.
+    Only pullpass's own annotations are kept: others, such as kubectl's last-applied
+    configuration, may carry the whole Secret, data included.
+    """
+    secret_type = obj.get("type")
+    if secret_type not in CREDENTIAL_TYPES:
+        return None
+    metadata = obj.get("metadata") or {}
+    annotations = {
+        k: v for k, v in _strings(metadata, "annotations").items() if k.startswith(labels.PREFIX)
+    }
+    data = obj.get("data")
+    if data is not None and not isinstance(data, Mapping):
+        raise BadDockerConfig("data must be an object")
+    return Credential(
+        namespace=str(metadata.get("namespace", "")),
+        name=str(metadata.get("name", "")),
+        type=str(secret_type),
+        labels=_strings(metadata, "labels"),
+        annotations=annotations,
+        keys=registry_keys(str(secret_type), data or {}),
+        version=str(metadata.get("resourceVersion", "")),
+    )
+
+
+def _strings(metadata: Mapping[str, Any], field: str) -> dict[str, str]:
+    value = metadata.get(field) or {}
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}

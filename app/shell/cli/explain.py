@@ -1,0 +1,150 @@
+"""`pullpass explain`: what the webhook would add to a pod, and why, per container.
+
+It runs the webhook's own `handle` on a synthetic review, so its answer cannot drift from what
+the server does.
+"""
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+from kubernetes import client
+
+from app.core import labels
+from app.core.admission.decode import BadReview
+from app.core.admission.handle import handle
+from app.core.admission.pod import PodView, read_pod
+from app.core.admission.review import Request
+from app.core.credentials.credential import (
+    CREDENTIAL_TYPES,
+    Credential,
+    NamespaceInfo,
+    credential_from_secret,
+    namespace_from_object,
+)
+from app.core.credentials.dockercfg import BadDockerConfig
+from app.shell.cli.serve import scope_settings
+from app.shell.cli.usage import UsageError
+from app.shell.cluster.client import api_client, call_json
+from app.shell.cluster.index import Index
+from app.shell.cluster.objects import BadInput, load_objects, read_documents
+
+
+def explain(args: argparse.Namespace) -> int:
+    pod_object, pod = _read_pod(args.pod)
+    index = Index(scope_settings(args))
+    namespaces, credentials = _objects(args)
+    index.replace_namespaces(namespaces)
+    for credential in credentials:
+        index.put_credential(credential)
+    if pod.namespace not in {n.name for n in namespaces}:
+        index.put_namespace(NamespaceInfo(pod.namespace, {labels.INJECT: labels.ENABLED}))
+    report = build_report(pod_object, pod, index)
+    if args.output == "json":
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(render_text(report, pod, index))
+    return 0
+
+
+def build_report(pod_object: dict[str, Any], pod: PodView, index: Index) -> dict[str, Any]:
+    request: Request = {
+        "uid": "explain",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "operation": "CREATE",
+        "namespace": pod.namespace,
+        "object": pod_object,
+    }
+    verdict = handle(request, index)
+    warnings = list(verdict.response.get("warnings", []))
+    table = index.table(pod.namespace)
+    if table is None:
+        warnings.append(f"namespace {pod.namespace} is not labelled {labels.INJECT}=enabled")
+    elif pod.labels.get(labels.INJECT) == labels.DISABLED:
+        warnings.append(f"the pod is labelled {labels.INJECT}=disabled")
+    containers = []
+    for container in pod.containers:
+        found = table.match(container.image) if table is not None else None
+        image = found.image if found is not None else None
+        containers.append(
+            {
+                "name": container.name,
+                "image": container.image,
+                "registry": image.domain if image is not None else None,
+                "credentials": [
+                    {"secret": m.credential.secret, "key": m.key, "scope": m.credential.scope}
+                    for m in (found.matches if found is not None else ())
+                ],
+            }
+        )
+    return {
+        "namespace": pod.namespace,
+        "imagePullSecrets": list(verdict.added),
+        "containers": containers,
+        "warnings": warnings,
+    }
+
+
+def render_text(report: dict[str, Any], pod: PodView, index: Index) -> str:
+    table = index.table(pod.namespace)
+    sources = {c.secret: c.source.ref for c in (table.credentials if table else ()) if c.copied}
+    lines = [f"Pod {report['namespace']}/{pod.name or '(unnamed)'}"]
+    for c in report["containers"]:
+        lines.append(f"  container {c['name']}: {c['image']}")
+        lines.append(f"    registry: {c['registry'] or '(invalid reference)'}")
+        for m in c["credentials"]:
+            origin = f", copy of {sources[m['secret']]}" if m["secret"] in sources else ""
+            lines.append(f"    uses {m['secret']} ({m['scope']}{origin}) via key {m['key']}")
+        if not c["credentials"]:
+            lines.append("    no credential in scope applies")
+    added = ", ".join(report["imagePullSecrets"]) or "nothing"
+    lines.append(f"imagePullSecrets to add: {added}")
+    lines.extend(f"warning: {w}" for w in report["warnings"])
+    return "\n".join(lines) + "\n"
+
+
+def _read_pod(path: str) -> tuple[dict[str, Any], PodView]:
+    try:
+        documents = read_documents(path)
+    except BadInput as error:
+        raise UsageError(f"pullpass explain: {error}") from None
+    pods = [d for d in documents if d.get("kind") == "Pod"]
+    if len(pods) != 1:
+        raise UsageError(f"pullpass explain: {path}: expected one Pod, found {len(pods)}")
+    try:
+        return pods[0], read_pod(pods[0], "default")
+    except BadReview as error:
+        raise UsageError(f"pullpass explain: {path}: {error}") from None
+
+
+def _objects(args: argparse.Namespace) -> tuple[list[NamespaceInfo], list[Credential]]:
+    if args.objects:
+        try:
+            return load_objects(args.objects)
+        except BadInput as error:
+            raise UsageError(f"pullpass explain: {error}") from None
+    return _from_cluster(args.kubeconfig)
+
+
+def _from_cluster(kubeconfig: str | None) -> tuple[list[NamespaceInfo], list[Credential]]:
+    core = client.CoreV1Api(api_client(kubeconfig))
+    try:
+        raw = call_json(core.list_namespace)
+        namespaces = [namespace_from_object(o) for o in raw["items"]]
+        credentials = []
+        for secret_type in CREDENTIAL_TYPES:
+            raw = call_json(
+                core.list_secret_for_all_namespaces, field_selector=f"type={secret_type}"
+            )
+            for obj in raw["items"]:
+                try:
+                    credential = credential_from_secret(obj)
+                except BadDockerConfig:
+                    continue
+                if credential is not None:
+                    credentials.append(credential)
+    except (client.ApiException, OSError) as error:
+        reason = getattr(error, "reason", None) or type(error).__name__
+        raise UsageError(f"pullpass explain: cannot read the cluster: {reason}") from None
+    return namespaces, credentials

@@ -1,0 +1,210 @@
+"""`pullpass` command line: flags, their PULLPASS_* environment variables, and exit codes.
+
+Every flag reads its default from `PULLPASS_<FLAG>`, so a Helm chart or a shell can configure
+the same thing the same way. Usage errors print one line and exit 2.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from app.core import labels
+from app.shell.cli.usage import UsageError
+from app.shell.cluster.errors import ClusterConfigError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def env_name(flag: str) -> str:
+    return "PULLPASS_" + flag.lstrip("-").replace("-", "_").upper()
+
+
+def _option(parser: argparse.ArgumentParser, flag: str, default: Any = None, **kw: Any) -> None:
+    """An option whose default comes from its environment variable when that is set."""
+    env = env_name(flag)
+    value = os.environ.get(env)
+    action = kw.get("action")
+    if value is not None:
+        if action == "append":
+            default = [v for v in value.split(os.pathsep) if v]
+        elif action is argparse.BooleanOptionalAction:
+            default = _boolean(env, value)
+        else:
+            default = value
+    help_text = kw.pop("help", "")
+    shown = "" if default in (None, []) else f" (default: {default})"
+    kw["help"] = f"{help_text}{shown} [env {env}]"
+    if action == "append":
+        kw["default"] = None
+        parser.set_defaults(**{flag.lstrip("-").replace("-", "_") + "_env": default})
+    else:
+        kw["default"] = default
+    parser.add_argument(flag, **kw)
+
+
+def _boolean(env: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(f"pullpass: {env} must be true or false, not {value[:40]!r}")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _seconds(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3600:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a duration from 1 to 3600 seconds")
+    return int(text)
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3650:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of days from 1 to 3650")
+    return int(text)
+
+
+def _hosts(text: str) -> list[str]:
+    """Comma-separated, so an IPv6 address needs no escaping."""
+    hosts = [h.strip() for h in text.split(",") if h.strip()]
+    if not hosts or any(len(h) > 253 or any(c.isspace() for c in h) for h in hosts):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a comma-separated list of names")
+    return hosts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pullpass", description="Registry credentials for every Pod.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="run the admission webhook")
+    _option(serve, "--address", "0.0.0.0", help="address to listen on")
+    _option(serve, "--port", "8443", type=_port, help="HTTPS port of /mutate")
+    _option(serve, "--metrics-port", "8080", type=_port, help="HTTP port of health and metrics")
+    _option(serve, "--cert-file", help="serving certificate (PEM), reloaded on change")
+    _option(serve, "--key-file", help="serving key (PEM), reloaded on change")
+    _option(
+        serve,
+        "--tls-secret",
+        help="self-managed certificates: keep a CA and serving pair in this Secret",
+    )
+    _option(serve, "--webhook-config", help="self-managed: MutatingWebhookConfiguration to patch")
+    _option(serve, "--service", help="self-managed: Service whose DNS names the cert covers")
+    _option(serve, "--cert-dir", help="self-managed: where to write tls.crt and tls.key")
+    _option(serve, "--cert-days", "365", type=_days, help="self-managed: serving cert lifetime")
+    _option(
+        serve,
+        "--cert-host",
+        type=_hosts,
+        metavar="NAME[,NAME...]",
+        help="self-managed: more DNS names or IPs the serving cert covers, comma-separated",
+    )
+    _option(
+        serve,
+        "--cert-check-interval",
+        "60",
+        type=_seconds,
+        help="self-managed: seconds between checks",
+    )
+    _option(serve, "--kubeconfig", help="kubeconfig file; default: KUBECONFIG or in-cluster")
+    _option(
+        serve,
+        "--objects",
+        action="append",
+        metavar="FILE",
+        help="serve from Namespaces and Secrets in FILE instead of a cluster (repeatable)",
+    )
+    _scope_options(serve)
+    _option(
+        serve,
+        "--replicate",
+        True,
+        action=argparse.BooleanOptionalAction,
+        help="copy project and cluster sources into namespaces (on the Lease holder only)",
+    )
+    _option(serve, "--lease-name", "pullpass", help="Lease that elects the replicating replica")
+    _option(serve, "--lease-namespace", help="namespace of the Lease; default: pullpass's own")
+    _option(serve, "--lease-duration", "15", type=_seconds, help="Lease duration in seconds")
+    _option(serve, "--identity", help="this replica's name in the Lease; default: POD_NAME or host")
+    _option(serve, "--log-level", "info", choices=["debug", "info", "warning", "error"])
+
+    explain = commands.add_parser("explain", help="show what the webhook would add to a pod")
+    explain.add_argument("--pod", required=True, metavar="FILE", help="the Pod, YAML or JSON")
+    _option(
+        explain,
+        "--objects",
+        action="append",
+        metavar="FILE",
+        help="Namespaces and Secrets to use instead of the cluster (repeatable)",
+    )
+    _option(explain, "--kubeconfig", help="kubeconfig file when reading the cluster")
+    _scope_options(explain)
+    explain.add_argument("-o", "--output", choices=["text", "json"], default="text")
+
+    certs = commands.add_parser("certs", help="make a CA and a serving certificate")
+    certs.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
+    certs.add_argument(
+        "--host", required=True, action="append", metavar="NAME", help="DNS name or IP (repeatable)"
+    )
+    certs.add_argument("--days", type=int, default=365, help="serving certificate lifetime")
+    return parser
+
+
+def _scope_options(parser: argparse.ArgumentParser) -> None:
+    _option(
+        parser,
+        "--credentials-namespace",
+        help="namespace holding project and cluster sources; default: pullpass's own",
+    )
+    _option(parser, "--project-label", labels.PROJECT, help="namespace label naming its project")
+    _option(
+        parser,
+        "--rancher",
+        False,
+        action=argparse.BooleanOptionalAction,
+        help=f"Rancher preset: the project label is {labels.RANCHER_PROJECT}",
+    )
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    if hasattr(args, "objects_env"):
+        args.objects = args.objects if args.objects is not None else args.objects_env
+        del args.objects_env
+    if args.command == "serve" and args.lease_duration < 3:
+        raise UsageError("pullpass serve: --lease-duration must be at least 3 seconds")
+    if args.command == "serve" and args.tls_secret and not (args.webhook_config and args.service):
+        raise UsageError("pullpass serve: --tls-secret needs --webhook-config and --service")
+    if getattr(args, "rancher", False):
+        args.project_label = labels.RANCHER_PROJECT
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse(sys.argv[1:] if argv is None else argv)
+        if args.command == "serve":
+            from app.shell.cli.serve import serve
+
+            return serve(args)
+        if args.command == "explain":
+            from app.shell.cli.explain import explain
+
+            return explain(args)
+        from app.shell.cli.certs import certs
+
+        return certs(args)
+    except (UsageError, ClusterConfigError) as error:
+        print(str(error).splitlines()[0] if str(error) else "pullpass: error", file=sys.stderr)
+        return EXIT_USAGE

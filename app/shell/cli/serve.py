@@ -1,0 +1,180 @@
+"""`pullpass serve`: wire the index, its feed, TLS and the two HTTP servers together."""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+
+import uvicorn
+import uvloop
+from kubernetes.client import ApiClient
+
+from app.core.credentials.scope import ScopeSettings
+from app.shell.cli.usage import UsageError
+from app.shell.cluster.client import api_client, own_namespace
+from app.shell.cluster.index import Index
+from app.shell.cluster.leader import Elector
+from app.shell.cluster.objects import BadInput, load_objects
+from app.shell.cluster.replicator import Replicator
+from app.shell.cluster.selfcert import SelfManagedCerts
+from app.shell.cluster.watch import Feed
+from app.shell.telemetry import logs, metrics
+from app.shell.web.protocol import (
+    KEEP_ALIVE,
+    MAX_CONNECTIONS,
+    GuardedProtocol,
+    raise_open_files_limit,
+)
+from app.shell.web.server import health_app, webhook_app
+from app.shell.web.tls import ReloadingContext
+
+log = logging.getLogger("pullpass")
+
+
+class _Server(uvicorn.Server):
+    """Signals are handled once for both servers, in `serve`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def scope_settings(args: argparse.Namespace) -> ScopeSettings:
+    namespace = args.credentials_namespace or (
+        "default" if getattr(args, "objects", None) else own_namespace(args.kubeconfig)
+    )
+    return ScopeSettings(credentials_namespace=namespace, project_label=args.project_label)
+
+
+def serve(args: argparse.Namespace) -> int:
+    logs.setup(args.log_level)
+    api = None if args.objects else api_client(args.kubeconfig)
+    if args.tls_secret:
+        certs = _self_managed_certs(args, api or api_client(args.kubeconfig))
+        args.cert_file, args.key_file = certs.cert_file, certs.key_file
+    if not args.cert_file or not args.key_file:
+        raise UsageError("pullpass serve: --cert-file and --key-file are required")
+    try:
+        tls = ReloadingContext(args.cert_file, args.key_file)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"pullpass serve: cannot load the serving certificate: {error}") from None
+    index = Index(scope_settings(args))
+    ready: Callable[[], bool]
+    feed = None
+    if api is None:
+        _load_objects(args.objects, index)
+
+        def ready() -> bool:
+            return True
+    else:
+        feed = Feed(api, index)
+        feed.start()
+        ready = feed.ready
+        if args.replicate:
+            _start_replication(args, api, index)
+    log.info(
+        "starting",
+        extra={
+            "port": args.port,
+            "metrics_port": args.metrics_port,
+            "credentials_namespace": index.settings.credentials_namespace,
+            "project_label": index.settings.project_label,
+            "source": "objects" if args.objects else "cluster",
+        },
+    )
+    raise_open_files_limit()
+    # uvloop's event loop and TLS transport roughly double the reviews per second on one core.
+    uvloop.run(_run(args, index, tls, ready))
+    if feed is not None:
+        feed.stop()
+    return 0
+
+
+def _load_objects(paths: list[str], index: Index) -> None:
+    try:
+        namespaces, credentials = load_objects(paths)
+    except BadInput as error:
+        raise UsageError(f"pullpass serve: {error}") from None
+    index.replace_namespaces(namespaces)
+    for credential in credentials:
+        index.put_credential(credential)
+    metrics.INDEX_NAMESPACES.set(len(namespaces))
+    metrics.INDEX_CREDENTIALS.set(len(credentials))
+
+
+def _self_managed_certs(args: argparse.Namespace, api: ApiClient) -> SelfManagedCerts:
+    """First certificate before serving; a thread keeps it current afterwards."""
+    certs = SelfManagedCerts(
+        api,
+        namespace=own_namespace(args.kubeconfig),
+        secret=args.tls_secret,
+        webhook_config=args.webhook_config,
+        service=args.service,
+        cert_dir=args.cert_dir or tempfile.mkdtemp(prefix="pullpass-certs-"),
+        days=args.cert_days,
+        interval=args.cert_check_interval,
+        extra_hosts=args.cert_host or (),
+    )
+    delay = 0.5
+    while True:
+        try:
+            certs.ensure()
+            break
+        except Exception as error:  # the API may not be reachable yet: wait, as a pod would
+            log.warning("first certificate failed, retrying", extra={"why": str(error)[:200]})
+            time.sleep(delay)
+            delay = min(delay * 2, 15)
+    certs.start()
+    return certs
+
+
+def _start_replication(args: argparse.Namespace, api: ApiClient, index: Index) -> None:
+    identity = (
+        args.identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    )
+    namespace = args.lease_namespace or own_namespace(args.kubeconfig)
+    elector = Elector(api, namespace, args.lease_name, identity, args.lease_duration)
+    elector.start()
+    Replicator(api, index, elector.leading).start()
+
+
+async def _run(
+    args: argparse.Namespace, index: Index, tls: ReloadingContext, ready: Callable[[], bool]
+) -> None:
+    common = {"host": args.address, "log_config": None, "access_log": False, "lifespan": "off"}
+    webhook = _Server(
+        uvicorn.Config(
+            webhook_app(index),
+            port=args.port,
+            ssl_certfile=args.cert_file,
+            ssl_context_factory=lambda _config, _default: tls.context,
+            http=GuardedProtocol,
+            timeout_keep_alive=KEEP_ALIVE,
+            limit_concurrency=MAX_CONNECTIONS,
+            backlog=MAX_CONNECTIONS,
+            proxy_headers=False,  # the apiserver connects directly: no X-Forwarded-* to trust
+            server_header=False,
+            **common,
+        )
+    )
+    health = _Server(uvicorn.Config(health_app(ready), port=args.metrics_port, **common))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stop, webhook, health)
+    reloader = asyncio.create_task(tls.watch())
+    try:
+        await asyncio.gather(webhook.serve(), health.serve())
+    finally:
+        reloader.cancel()
+
+
+def _stop(*servers: uvicorn.Server) -> None:
+    log.info("stopping")
+    for server in servers:
+        server.should_exit = True

@@ -1,0 +1,3 @@
+"""The cluster side: the API client, watches feeding the index, replication, leader election
+and self-managed certificates.
+"""

@@ -1,0 +1,260 @@
+"""Copies project and cluster sources into the namespaces they serve, on the leader only.
+
+Desired copies come from `scope.resolve`, the same answer the webhook gives pods, so a pod is
+never told to use a copy the replicator would not write. The index (fed by watches) says what
+exists; the replicator reads a source's data only at the moment it writes a copy, and keeps none.
+A Secret without pullpass's managed-by label is never written or deleted: that is a conflict,
+reported as an Event on the namespace, a metric and a log line.
+"""
+
+import datetime
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from kubernetes import client
+
+from app.core import labels
+from app.core.credentials.credential import Credential
+from app.shell.cluster.client import call_json
+from app.shell.cluster.index import Index
+from app.shell.telemetry import metrics
+
+log = logging.getLogger("pullpass.replicator")
+
+RESYNC_SECONDS = 300.0
+RETRY_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one pass will do, worked out from the index alone (pure)."""
+
+    write: list[tuple[str, Credential, Credential | None]]
+    delete: list[Credential]
+    conflicts: list[tuple[str, Credential]]
+    in_sync: int
+
+
+def plan(index: Index, written: dict[tuple[str, str], str]) -> Plan:
+    """Compare wanted copies with the copies in the index.
+
+    `written` maps (namespace, name) to the resourceVersion of the copy this replica last wrote
+    or checked, so a copy edited by hand since is rewritten.
+    """
+    home = index.settings.credentials_namespace
+    existing = {(c.namespace, c.name): c for c in index.credentials()}
+    wanted: dict[tuple[str, str], Credential] = {}
+    conflicts: list[tuple[str, Credential]] = []
+    for namespace in index.namespaces():
+        if not namespace.enabled or namespace.name == home:
+            continue
+        resolution = index.resolution(namespace)
+        for scoped in resolution.credentials:
+            if scoped.copied:
+                wanted[(namespace.name, scoped.secret)] = scoped.source
+        conflicts.extend((namespace.name, source) for source in resolution.conflicts)
+    write = []
+    in_sync = 0
+    for key, source in wanted.items():
+        copy = existing.get(key)
+        current = (
+            copy is not None
+            and copy.type == source.type
+            and copy.annotations.get(labels.SOURCE) == source.ref
+            and copy.annotations.get(labels.SOURCE_VERSION) == source.version
+            and written.get(key) == copy.version
+        )
+        if current:
+            in_sync += 1
+        else:
+            write.append((key[0], source, copy))
+    delete = [
+        c for key, c in existing.items() if c.managed and key not in wanted and c.namespace != home
+    ]
+    return Plan(write, delete, conflicts, in_sync)
+
+
+class Replicator(threading.Thread):
+    def __init__(self, api: client.ApiClient, index: Index, leading: threading.Event) -> None:
+        super().__init__(name="replicator", daemon=True)
+        self.core = client.CoreV1Api(api)
+        self.index = index
+        self.leading = leading
+        self.changed = index.subscribe()
+        self.written: dict[tuple[str, str], str] = {}
+        self._reported: set[tuple[str, str, str]] = set()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="replicate")
+
+    def run(self) -> None:
+        was_leading = False
+        while True:
+            self.changed.wait(RESYNC_SECONDS)
+            if not self.leading.is_set():
+                was_leading = False
+                self.leading.wait(RETRY_SECONDS)
+                continue
+            if not was_leading:
+                # A new leader trusts nothing it did not write itself: every copy is checked.
+                self.written.clear()
+                was_leading = True
+            time.sleep(0.05)  # let a burst of watch events land as one pass
+            self.changed.clear()
+            started = time.perf_counter()
+            try:
+                failures = self.reconcile()
+            except Exception as error:  # the API may be down; the next pass tries again
+                log.warning("replication pass failed", extra={"why": type(error).__name__})
+                failures = 1
+            if failures:
+                time.sleep(RETRY_SECONDS)
+                self.changed.set()
+            else:
+                metrics.REPLICATION_SECONDS.observe(time.perf_counter() - started)
+
+    def reconcile(self) -> int:
+        """One pass; returns how many writes failed."""
+        work = plan(self.index, self.written)
+        metrics.COPIES.labels("in_sync").set(work.in_sync)
+        metrics.COPIES.labels("conflict").set(len(work.conflicts))
+        for namespace, source in work.conflicts:
+            self._report_conflict(namespace, source)
+        sources: dict[str, dict[str, Any] | None] = {}
+        for _, source, _ in work.write:
+            if source.ref not in sources:
+                sources[source.ref] = self._read_source(source)
+        jobs: list[Callable[[], None]] = [
+            partial(self._write, ns, sources[s.ref], c) for ns, s, c in work.write
+        ]
+        jobs += [partial(self._delete, c) for c in work.delete]
+        results = list(self._pool.map(_attempt, jobs))
+        return results.count(False)
+
+    def _read_source(self, source: Credential) -> dict[str, Any] | None:
+        try:
+            return call_json(self.core.read_namespaced_secret, source.name, source.namespace)
+        except client.ApiException as error:
+            if error.status == 404:
+                return None  # deleted meanwhile: its watch event brings the next pass
+            raise
+
+    def _write(
+        self, namespace: str, source: dict[str, Any] | None, copy: Credential | None
+    ) -> None:
+        if source is None or not self.leading.is_set():
+            return None
+        meta = source["metadata"]
+        ref = f"{meta['namespace']}/{meta['name']}"
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": meta["name"],
+                "namespace": namespace,
+                "labels": {labels.MANAGED_BY: labels.PULLPASS},
+                "annotations": {
+                    labels.SOURCE: ref,
+                    labels.SOURCE_VERSION: meta["resourceVersion"],
+                },
+            },
+            "type": source["type"],
+            "data": source.get("data") or {},
+        }
+        if copy is not None and copy.type != source["type"]:
+            self._delete(copy)  # a Secret's type is immutable: replace the copy whole
+            copy = None
+        if copy is None:
+            try:
+                done = call_json(self.core.create_namespaced_secret, namespace, body)
+            except client.ApiException as error:
+                if error.status != 409:
+                    raise
+                return self._taken(namespace, meta["name"], ref)
+            action = "created"
+        else:
+            body["metadata"]["resourceVersion"] = copy.version
+            done = call_json(self.core.replace_namespaced_secret, meta["name"], namespace, body)
+            action = "updated"
+        self.written[(namespace, meta["name"])] = done["metadata"]["resourceVersion"]
+        log.info(f"copy {action}", extra={"secret": f"{namespace}/{meta['name']}", "source": ref})
+        return None
+
+    def _taken(self, namespace: str, name: str, ref: str) -> None:
+        """The name exists but is not in the index: a Secret of another type, or index lag."""
+        existing = call_json(self.core.read_namespaced_secret, name, namespace)["metadata"]
+        if (existing.get("labels") or {}).get(labels.MANAGED_BY) != labels.PULLPASS:
+            home, _, source_name = ref.partition("/")
+            holder = Credential(home, source_name, "", {}, {}, (), existing["resourceVersion"])
+            self._report_conflict(namespace, holder)
+
+    def _delete(self, copy: Credential) -> None:
+        if not self.leading.is_set():
+            return
+        try:
+            self.core.delete_namespaced_secret(
+                copy.name,
+                copy.namespace,
+                body=client.V1DeleteOptions(
+                    preconditions=client.V1Preconditions(resource_version=copy.version)
+                ),
+            )
+        except client.ApiException as error:
+            if error.status not in (404, 409):
+                raise
+        self.written.pop((copy.namespace, copy.name), None)
+        log.info("copy deleted", extra={"secret": copy.ref})
+
+    def _report_conflict(self, namespace: str, source: Credential) -> None:
+        key = (namespace, source.name, source.version)
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        metrics.CONFLICTS.inc()
+        message = (
+            f"Secret {source.name} is not managed by pullpass, so {source.ref} "
+            f"is not copied into {namespace}"
+        )
+        log.warning(
+            "copy conflict",
+            extra={"namespace": namespace, "secret": source.name, "source": source.ref},
+        )
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name="pullpass-conflict-", namespace=namespace),
+            # On the Secret that holds the name, so the tenant sees it in their own namespace
+            # (an Event about the cluster-scoped Namespace could only live in `default`).
+            involved_object=client.V1ObjectReference(
+                api_version="v1", kind="Secret", name=source.name, namespace=namespace
+            ),
+            reason="CredentialConflict",
+            message=message,
+            type="Warning",
+            source=client.V1EventSource(component="pullpass"),
+            first_timestamp=_now(),
+            last_timestamp=_now(),
+            count=1,
+        )
+        try:
+            self.core.create_namespaced_event(namespace, event)
+        except client.ApiException as error:
+            log.warning(
+                "conflict event not recorded", extra={"status": error.status, "why": error.reason}
+            )
+
+
+def _attempt(job: Callable[[], None]) -> bool:
+    try:
+        job()
+    except Exception as error:
+        metrics.REPLICATION_ERRORS.labels("write").inc()
+        log.warning("copy write failed", extra={"why": type(error).__name__})
+        return False
+    return True
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)

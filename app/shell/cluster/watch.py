@@ -1,0 +1,258 @@
+"""Feed the index from the API server: list, then watch from the list's resourceVersion.
+
+Runs on threads with the official client, reading raw JSON (orjson) instead of building a
+model object per Secret, which keeps start-up fast on large clusters. A lost watch or a 410 Gone
+means a fresh list, after a capped exponential backoff.
+"""
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+import orjson
+from kubernetes import client
+from kubernetes.watch.watch import iter_resp_lines
+
+from app.core import labels
+from app.core.credentials.credential import (
+    CREDENTIAL_TYPES,
+    credential_from_secret,
+    namespace_from_object,
+)
+from app.core.credentials.dockercfg import BadDockerConfig
+from app.core.credentials.scope import claims_scope
+from app.shell.cluster.index import Index
+from app.shell.telemetry import metrics
+
+log = logging.getLogger("pullpass.watch")
+
+PAGE = 1000
+WATCH_SECONDS = 240
+# Metadata only: a list and a watch each need their own media type, or the server sends nothing.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+MAX_BACKOFF = 30.0
+OTHER_TYPES = ",".join(f"type!={t}" for t in CREDENTIAL_TYPES)
+OTHER = "other"
+
+
+class Gone(Exception):
+    """The resourceVersion is too old: only a new list can catch up."""
+
+
+class Watcher(threading.Thread):
+    """One list-and-watch loop for one kind of object."""
+
+    def __init__(self, resource: str, call: Callable[..., Any], apply: Callable[..., None]) -> None:
+        super().__init__(name=f"watch-{resource}", daemon=True)
+        self.resource = resource
+        self._call = call
+        self._apply = apply
+        self.listed = threading.Event()
+        self.healthy = False
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        backoff = 0.5
+        first = True
+        while not self.stopping.is_set():
+            try:
+                if not first:
+                    metrics.RELISTS.labels(self.resource).inc()
+                version = self._list()
+                first = False
+                self.healthy = True
+                self.listed.set()
+                backoff = 0.5
+                self._watch(version)
+            except Gone:
+                log.info("watch expired, listing again", extra={"resource": self.resource})
+            except Exception as error:  # every failure ends in a relist; the loop must survive
+                self.healthy = False
+                log.warning(
+                    "list or watch failed, retrying",
+                    extra={
+                        "resource": self.resource,
+                        "why": type(error).__name__,
+                        "backoff": backoff,
+                    },
+                )
+                self.stopping.wait(backoff * random.uniform(0.8, 1.2))  # noqa: S311
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _list(self) -> str:
+        """Pages are handed over one at a time, so only one page of raw objects is ever held."""
+        version = ""
+
+        def items() -> Iterator[dict[str, Any]]:
+            nonlocal version
+            token = None
+            while True:
+                page = orjson.loads(self._call(limit=PAGE, _continue=token).data)
+                yield from page.get("items") or ()
+                token = (page.get("metadata") or {}).get("continue")
+                if not token:
+                    version = str(page["metadata"]["resourceVersion"])
+                    return
+
+        self._apply("LIST", items())
+        return version
+
+    def _watch(self, version: str) -> None:
+        while not self.stopping.is_set():
+            response = self._call(
+                watch=True,
+                resource_version=version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=WATCH_SECONDS,
+                _request_timeout=(10, WATCH_SECONDS + 30),
+            )
+            try:
+                for event in _events(response):
+                    obj = event.get("object") or {}
+                    kind = event.get("type")
+                    if kind == "ERROR":
+                        if obj.get("code") == 410:
+                            raise Gone
+                        raise RuntimeError(f"watch error {obj.get('code')}")
+                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                    if kind != "BOOKMARK":
+                        self._apply(kind, obj)
+            finally:
+                response.release_conn()
+            metrics.WATCH_RESTARTS.labels(self.resource).inc()
+
+
+def _metadata_only(call: Callable[..., Any], **params: Any) -> Any:
+    accept = METADATA_WATCH if params.get("watch") else METADATA_LIST
+    return call(_preload_content=False, _headers={"Accept": accept}, **params)
+
+
+def _managed(obj: dict[str, Any]) -> bool:
+    return bool((obj["metadata"].get("labels") or {}).get(labels.MANAGED_BY) == labels.PULLPASS)
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj["metadata"]
+    return meta["namespace"], meta["name"]
+
+
+def _events(response: Any) -> Iterator[dict[str, Any]]:
+    for line in iter_resp_lines(response):
+        yield orjson.loads(line)
+
+
+class Feed:
+    """The watchers that keep one index current, and their readiness."""
+
+    def __init__(self, api: client.ApiClient, index: Index) -> None:
+        self.index = index
+        core = client.CoreV1Api(api)
+        self._reported: set[str] = set()
+        secrets = core.list_secret_for_all_namespaces
+        self.watchers = [
+            Watcher(
+                "namespaces", partial(core.list_namespace, _preload_content=False), self._namespace
+            ),
+            *(
+                Watcher(
+                    secret_type.split("/")[-1],
+                    partial(secrets, field_selector=f"type={secret_type}", _preload_content=False),
+                    self._secrets_of(secret_type),
+                )
+                for secret_type in CREDENTIAL_TYPES
+            ),
+            # Names only, of every other Secret: a copy must never take a name held by a Secret
+            # that pullpass does not manage, registry credential or not. The typed watchers
+            # report the credentials' names, so those are not fetched twice.
+            Watcher(
+                "secret-names",
+                partial(_metadata_only, secrets, field_selector=OTHER_TYPES),
+                self._names,
+            ),
+        ]
+
+    def start(self) -> None:
+        for watcher in self.watchers:
+            watcher.start()
+
+    def stop(self) -> None:
+        for watcher in self.watchers:
+            watcher.stopping.set()
+
+    def ready(self) -> bool:
+        return all(w.listed.is_set() and w.healthy for w in self.watchers)
+
+    def _namespace(self, kind: str, obj: Any) -> None:
+        if kind == "LIST":
+            self.index.replace_namespaces(namespace_from_object(o) for o in obj)
+        elif kind == "DELETED":
+            self.index.delete_namespace(obj["metadata"]["name"])
+        else:
+            self.index.put_namespace(namespace_from_object(obj))
+        self._sizes()
+
+    def _names(self, kind: str, obj: Any) -> None:
+        self._hold(OTHER, kind, obj)
+
+    def _hold(self, group: str, kind: str, obj: Any) -> None:
+        if kind == "LIST":
+            self.index.replace_held(group, (_key(o) for o in obj if not _managed(o)))
+        else:
+            self.index.hold(group, *_key(obj), kind != "DELETED" and not _managed(obj))
+
+    def _secrets_of(self, secret_type: str) -> Callable[[str, Any], None]:
+        def apply(kind: str, obj: Any) -> None:
+            if kind == "LIST":
+                credentials, unreadable = [], []
+                for o in obj:
+                    credential = self._credential(o)
+                    if credential is not None:
+                        credentials.append(credential)
+                    elif not _managed(o):
+                        # Still holds its name against copies; only the name is kept, not the data.
+                        unreadable.append(_key(o))
+                self.index.replace_credentials(secret_type, credentials)
+                self.index.replace_held(secret_type, unreadable)
+            else:
+                credential = None if kind == "DELETED" else self._credential(obj)
+                if credential is None:
+                    self.index.delete_credential(*_key(obj))
+                    self._hold(secret_type, kind, obj)
+                else:
+                    self.index.put_credential(credential)
+                    self.index.hold(secret_type, *_key(obj), False)
+            self._sizes()
+
+        return apply
+
+    def _credential(self, obj: dict[str, Any]) -> Any:
+        ref = f"{obj['metadata'].get('namespace')}/{obj['metadata'].get('name')}"
+        try:
+            credential = credential_from_secret(obj)
+        except BadDockerConfig as error:
+            self._report_once(ref, "registry credential ignored: unreadable data", str(error))
+            return None
+        if (
+            credential is not None
+            and credential.namespace != self.index.settings.credentials_namespace
+            and claims_scope(credential)
+            and not credential.managed
+        ):
+            self._report_once(
+                ref, "source labels ignored outside the credentials namespace", "not a source"
+            )
+        return credential
+
+    def _report_once(self, ref: str, message: str, why: str) -> None:
+        if ref not in self._reported:
+            self._reported.add(ref)
+            log.warning(message, extra={"secret": ref, "why": why})
+
+    def _sizes(self) -> None:
+        namespaces, credentials = self.index.sizes()
+        metrics.INDEX_NAMESPACES.set(namespaces)
+        metrics.INDEX_CREDENTIALS.set(credentials)

@@ -1,0 +1,1 @@
+"""What pullpass tells its operators: JSON logs and Prometheus metrics."""

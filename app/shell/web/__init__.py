@@ -1,0 +1,1 @@
+"""The HTTP side: the webhook and health apps, the hardened HTTP protocol, and reloading TLS."""

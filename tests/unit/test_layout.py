@@ -1,0 +1,151 @@
+"""The layout's promises, checked from the source: one-way imports, a core without I/O.
+
+Static (AST) checks, so they hold whatever the interpreter happens to import underneath.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "app"
+IO_MODULES = frozenset(
+    {
+        "kubernetes",
+        "uvicorn",
+        "fastapi",
+        "starlette",
+        "asyncio",
+        "ssl",
+        "socket",
+        "threading",
+        "subprocess",
+        "urllib",
+        "http",
+    }
+)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module the file imports, anywhere in it (lazy imports inside functions too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            # `from app.core import labels` imports the module app.core.labels
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def app_graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in APP.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = {i for i in imports_of(path) if i in modules}
+        # importing a.b.c runs the package a.b's __init__ too; those hold only docstrings
+        graph[name] = targets - {name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle as a path of module names, or None: depth-first search with colours."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_find_cycle_sees_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_among_app_modules() -> None:
+    assert find_cycle(app_graph()) is None
+
+
+def test_packages_import_one_way() -> None:
+    """No cycle between subpackages either: the core never imports the shell."""
+    graph = app_graph()
+    packages: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        here = ".".join(name.split(".")[:3])
+        packages.setdefault(here, set()).update(
+            ".".join(t.split(".")[:3]) for t in targets if not t.startswith(here)
+        )
+    assert find_cycle(packages) is None
+    core = [n for n in graph if n.startswith("app.core")]
+    assert core, "the functional core is app.core"
+    assert not [(n, t) for n in core for t in graph[n] if t.startswith("app.shell")]
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for target in graph[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "module", sorted(module_name(p) for p in (APP / "core").rglob("*.py")), ids=str
+)
+def test_core_reaches_no_io_module(module: str) -> None:
+    graph = app_graph()
+    paths = {module_name(p): p for p in APP.rglob("*.py")}
+    reached = {
+        (m, i)
+        for m in reachable(graph, module)
+        for i in imports_of(paths[m])
+        if i.split(".")[0] in IO_MODULES
+    }
+    assert not reached, f"{module} reaches I/O modules: {sorted(reached)}"
+
+
+def test_nothing_outside_tests_imports_tests() -> None:
+    sources = [
+        p
+        for p in ROOT.rglob("*.py")
+        if not {"tests", ".venv", ".git", "build"} & set(p.relative_to(ROOT).parts)
+    ]
+    assert any(p.parts[-2] == "scripts" for p in sources)
+    offenders = []
+    # tests/ is on pytest's path, so its suites import as top-level names (`e2e`, `e2e_scope`);
+    # `http` is one too, but there it is the standard library's.
+    suites = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir()} | {"tests"}
+    suites -= set(sys.stdlib_module_names)
+    for path in sources:
+        text = path.read_text()
+        roots = {i.split(".")[0] for i in imports_of(path)}
+        if roots & suites or '/ "tests"' in text:
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
