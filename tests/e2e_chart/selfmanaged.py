@@ -1,8 +1,9 @@
 """pullpass in self-managed certificate mode, installed the way the chart installs it.
 
-The chart's RBAC is applied for real and pullpass runs the chart Deployment's own arguments under
-a token for the chart's ServiceAccount (TokenRequest), so each Secret and webhook-configuration
-call of the certificate loop is checked against the chart's rules. Two things differ from a
+The chart's RBAC and Secret-write policy are applied for real and pullpass runs the chart
+Deployment's own arguments under a token for the chart's ServiceAccount (TokenRequest), so each
+Secret and webhook-configuration call of the certificate loop is checked against the chart's
+rules. Two things differ from a
 cluster, both forced by loopback: the harness chooses the ports and the cert directory, and the
 webhook is reached by `clientConfig.url` (https://127.0.0.1:PORT) instead of the Service, which
 has no endpoints here; `--cert-host=127.0.0.1` puts that address in the serving certificate.
@@ -38,16 +39,11 @@ RELEASE = "certs"
 NAMESPACE = "pullpass-certs"
 FULLNAME = f"{RELEASE}-pullpass"
 TLS_SECRET = f"{FULLNAME}-tls"
-RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 # Chosen by the harness: loopback ports, a temporary cert directory, the suite's log level.
 HARNESS_FLAGS = ("--port=", "--metrics-port=", "--log-level=", "--cert-dir=")
 CHECK_INTERVAL = 1  # seconds: rotations are noticed within a second or two
 
 Manifest = dict[str, Any]
-
-
-def rbac_objects(objects: list[Manifest]) -> list[Manifest]:
-    return [o for o in objects if o.get("kind") in RBAC_KINDS]
 
 
 def chart_args(

@@ -25,7 +25,7 @@ from e2e_chart import selfmanaged as sm
 from localcluster.control_plane import ControlPlane
 from localcluster.kubectl import Kubectl
 from localcluster.webhook import Pullpass
-from tests.packaging.render import render
+from tests.packaging.render import access_objects, render
 
 APP_NAMESPACE = "certs-app"
 REGISTRY = "certs.registry.example"
@@ -59,7 +59,7 @@ def installation(
 ) -> Iterator[Installation]:
     objects = render({}, release=sm.RELEASE, namespace=sm.NAMESPACE)
     create_namespace(kubectl, sm.NAMESPACE, enabled=False)
-    for obj in sm.rbac_objects(objects):
+    for obj in access_objects(objects):
         kubectl.apply(obj)
     create_namespace(kubectl, APP_NAMESPACE)
     docker_registry_secret(kubectl, passwords, APP_NAMESPACE, CREDENTIAL, REGISTRY)

@@ -17,7 +17,7 @@ from e2e_chart import selfmanaged as sm
 from localcluster.control_plane import ControlPlane
 from localcluster.kubectl import Kubectl
 from localcluster.webhook import Pullpass
-from tests.packaging.render import render
+from tests.packaging.render import access_objects, render
 
 RELEASE = "nohost"
 NAMESPACE = "pullpass-nohost"
@@ -34,7 +34,7 @@ def nohost(
 ) -> Iterator[Pullpass]:
     objects = render({}, release=RELEASE, namespace=NAMESPACE)
     create_namespace(kubectl, NAMESPACE, enabled=False)
-    for obj in sm.rbac_objects(objects):
+    for obj in access_objects(objects):
         kubectl.apply(obj)
     server = sm.start_pullpass(
         control_plane,

@@ -15,22 +15,23 @@ from e2e_scope.installation import (
     RELEASE_NAMESPACE,
     Installation,
     chart,
-    rbac_objects,
     service_account,
 )
 from localcluster.control_plane import ControlPlane
 from localcluster.kubectl import Kubectl
 from localcluster.webhook import Pullpass
+from tests.packaging.render import access_objects
 
 
 @pytest.fixture(scope="session")
 def service_account_kubeconfig(
     control_plane: ControlPlane, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """The chart's RBAC applied, and a kubeconfig holding a token for its ServiceAccount."""
+    """The chart's RBAC and Secret-write policy applied, and a kubeconfig holding a token for
+    its ServiceAccount."""
     objects = chart()
     create_namespace(kubectl, RELEASE_NAMESPACE, enabled=False)
-    for obj in rbac_objects(objects):
+    for obj in access_objects(objects):
         kubectl.apply(obj)
     namespace, name = service_account(objects)
     return control_plane.service_account_kubeconfig(

@@ -1,10 +1,11 @@
 """pullpass installed the way the chart installs it, on the real control plane.
 
-The chart's RBAC objects (ServiceAccount, ClusterRole, Role, bindings) are rendered with the
-pinned helm and applied; every replica runs `pullpass serve` with the chart's own Deployment
-arguments and a kubeconfig that holds nothing but a token for the chart's ServiceAccount, issued
-by the real API server (TokenRequest). So every read and write pullpass makes in this suite is
-checked against the chart's RBAC: a missing rule fails a test instead of passing unnoticed.
+The chart's RBAC objects (ServiceAccount, ClusterRole, Role, bindings) and its Secret-write
+ValidatingAdmissionPolicy are rendered with the pinned helm and applied; every replica runs
+`pullpass serve` with the chart's own Deployment arguments and a kubeconfig that holds nothing
+but a token for the chart's ServiceAccount, issued by the real API server (TokenRequest). So
+every read and write pullpass makes in this suite is checked against the chart's RBAC and
+policy: a missing rule, or a write the policy refuses, fails a test instead of passing unnoticed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from tests.packaging.render import render
 
 RELEASE_NAMESPACE = "pullpass-system"
 LEASE_DURATION = 4  # seconds: short, so failover tests stay fast
-RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 # Deployment arguments that describe the cluster scope; ports and certificates are the harness's.
 SCOPE_FLAGS = (
     "--rancher",
@@ -52,10 +52,6 @@ def chart(values: dict[str, Any] | None = None) -> list[Manifest]:
     """The chart rendered as an admin installs it, with a short Lease for the failover tests."""
     merged = {"replication": {"leaseDuration": LEASE_DURATION}, **(values or {})}
     return render(merged, namespace=RELEASE_NAMESPACE)
-
-
-def rbac_objects(objects: list[Manifest]) -> list[Manifest]:
-    return [o for o in objects if o.get("kind") in RBAC_KINDS]
 
 
 def scope_args(objects: list[Manifest]) -> list[str]:

@@ -9,10 +9,11 @@ from e2e.actions import (
     unique,
 )
 
-from e2e_scope.installation import Installation, chart, rbac_objects, scope_args
+from e2e_scope.installation import Installation, chart, scope_args
 from e2e_scope.sources import PROJECT, RANCHER_PROJECT, apply_registry_secret, copies, wait_copies
 from localcluster.kubectl import Kubectl
 from localcluster.webhook import Pullpass
+from tests.packaging.render import access_objects
 
 REGISTRY = "rancher.registry.example"
 IMAGE = f"{REGISTRY}/team/app:1"
@@ -24,7 +25,7 @@ def test_rancher_projects_are_pullpass_projects(
     rancher = chart({"rancher": True})
     assert "--rancher" in scope_args(rancher)
     # The preset changes flags only: the identity applied for the suite is the one it needs.
-    assert rbac_objects(rancher) == rbac_objects(installation.objects)
+    assert access_objects(rancher) == access_objects(installation.objects)
     installation.switch("pullpass-rancher", rancher)
 
     home = installation.credentials_namespace

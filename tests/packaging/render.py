@@ -28,6 +28,19 @@ INSTALL_TIMEOUT = 1500
 
 Manifest = dict[str, Any]
 
+# What decides the rights of pullpass's ServiceAccount on the API server: its RBAC and the
+# admission policy that confines its Secret writes. Suites that run pullpass under the chart's
+# token apply these, so a right the chart lacks or a write its policy refuses fails a test.
+ACCESS_KINDS = (
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+)
+
 
 class ToolMissing(RuntimeError):
     """A packaging tool could not be found or built; the message says which and why."""
@@ -144,3 +157,8 @@ def container(objects: Iterable[Manifest]) -> dict[str, Any]:
     containers: list[dict[str, Any]] = pod["containers"]
     assert [c["name"] for c in containers] == ["pullpass"]
     return containers[0]
+
+
+def access_objects(objects: Iterable[Manifest]) -> list[Manifest]:
+    """The rendered objects of ACCESS_KINDS, in install order (a policy before its binding)."""
+    return [o for o in objects if o.get("kind") in ACCESS_KINDS]

@@ -68,7 +68,13 @@ def test_schema_rejects_an_unknown_certificate_mode(helm_path: str) -> None:
 
 
 def test_every_object_lives_in_the_release_namespace(rendered: dict[str, list[Manifest]]) -> None:
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+    cluster_scoped = {
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "MutatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
     for objects in rendered.values():
         for obj in objects:
             if obj["kind"] in cluster_scoped:
@@ -91,6 +97,8 @@ def test_default_objects(rendered: dict[str, list[Manifest]]) -> None:
             "RoleBinding",
             "Service",
             "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ]
     )
 
@@ -375,6 +383,35 @@ def test_without_replication_no_secret_writes_or_lease(helm_path: str) -> None:
     objects = render({"replication": {"enabled": False}, "certificates": {"mode": "cert-manager"}})
     assert find(objects, "Role") == []
     assert find(objects, "RoleBinding") == []
+
+
+def _policy(objects: list[Manifest], name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The policy's spec and its variables by name, after checking that its binding denies."""
+    policy = one(objects, "ValidatingAdmissionPolicy", name)
+    binding = one(objects, "ValidatingAdmissionPolicyBinding", name)
+    assert binding["spec"] == {"policyName": name, "validationActions": ["Deny"]}
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    return policy["spec"], {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+
+
+def test_secret_write_policy_binds_pullpass_to_its_own_secrets(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    name = f"{RELEASE}-secret-writes"
+    spec, variables = _policy(rendered["default"], name)
+    [rule] = spec["matchConstraints"]["resourceRules"]
+    assert rule["resources"] == ["secrets"]
+    assert rule["operations"] == ["CREATE", "UPDATE", "DELETE"]
+    [condition] = spec["matchConditions"]
+    username = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
+    assert condition["expression"] == f'request.userInfo.username == "{username}"'
+    for side in ("copyBefore", "copyAfter"):
+        assert "'pullpass.io/managed-by'].orValue('') == 'pullpass'" in variables[side]
+    assert f'request.name == "{RELEASE}-tls"' in variables["tlsSecret"]
+    # With cert-manager pullpass writes no TLS Secret, so the policy names none.
+    assert _policy(rendered["cert-manager"], name)[1]["tlsSecret"] == "false"
+    objects = render({"secretWritePolicy": {"enabled": False}})
+    assert find(objects, "ValidatingAdmissionPolicy") == []
 
 
 def test_service_monitor(rendered: dict[str, list[Manifest]]) -> None:
