@@ -12,7 +12,14 @@ import json
 import subprocess
 from typing import Any
 
-from e2e.actions import Passwords, create_namespace, docker_registry_secret, unique
+import pytest
+from e2e.actions import (
+    Passwords,
+    create_namespace,
+    docker_registry_secret,
+    eventually,
+    unique,
+)
 
 from e2e_scope.installation import Installation
 from e2e_scope.sources import (
@@ -55,6 +62,22 @@ def _secret_json(namespace: str, name: str, labels: dict[str, str], kind: str) -
         "data": {".dockerconfigjson": "eyJhdXRocyI6e319"} if "docker" in kind else {},
     }
     return json.dumps(secret)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def in_force(kubectl: Kubectl, installation: Installation) -> None:
+    """The API server loads a new policy asynchronously: wait until it refuses a dry run."""
+    namespace = create_namespace(kubectl, unique("probe"), enabled=False)
+    body = _secret_json(namespace, "probe", {}, "Opaque")
+    token = _token(installation)
+    eventually(
+        lambda: (
+            DENIED in token("create", "--dry-run=server", "-f", "-", input=body, check=False).stderr
+        ),
+        30,
+        "the Secret write policy in force",
+        every=0.3,
+    )
 
 
 def test_the_policy_is_installed_and_bound(kubectl: Kubectl, pullpass: Pullpass) -> None:
