@@ -45,6 +45,7 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
         "replicaCount": 3,
         "webhook": {"excludeNamespaces": ["tenant-a", "tenant-b"]},
+        "namespaceLabelPolicy": {"enabled": True, "allowedGroups": ["platform", "ops"]},
     },
     # The smallest install: one replica (no PDB), no replication rules, no NetworkPolicy.
     "minimal": {
@@ -55,11 +56,23 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
 }
 # Kinds each combination must contain, so a template silently rendering nothing is caught.
 EXPECTED_KINDS: dict[str, set[str]] = {
-    "default": {"Deployment", "Service", "MutatingWebhookConfiguration", "PodDisruptionBudget"},
+    "default": {
+        "Deployment",
+        "Service",
+        "MutatingWebhookConfiguration",
+        "PodDisruptionBudget",
+        "ValidatingAdmissionPolicyBinding",
+    },
     "rancher": {"Deployment", "MutatingWebhookConfiguration"},
     "cert-manager": {"Certificate", "Issuer"},
     "service-monitor": {"ServiceMonitor"},
-    "everything": {"Certificate", "Issuer", "ServiceMonitor", "PodDisruptionBudget"},
+    "everything": {
+        "Certificate",
+        "Issuer",
+        "ServiceMonitor",
+        "PodDisruptionBudget",
+        "ValidatingAdmissionPolicy",
+    },
     "minimal": {"Deployment", "ClusterRole"},
 }
 

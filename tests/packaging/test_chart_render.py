@@ -28,11 +28,13 @@ DEFAULT: dict[str, Any] = {}
 CERT_MANAGER: dict[str, Any] = {"certificates": {"mode": "cert-manager"}}
 RANCHER: dict[str, Any] = {"rancher": True}
 SERVICE_MONITOR: dict[str, Any] = {"serviceMonitor": {"enabled": True}}
+LABEL_POLICY: dict[str, Any] = {"namespaceLabelPolicy": {"enabled": True}}
 COMBINATIONS = {
     "default": DEFAULT,
     "cert-manager": CERT_MANAGER,
     "rancher": RANCHER,
     "service-monitor": SERVICE_MONITOR,
+    "label-policy": LABEL_POLICY,
 }
 
 RO = ["list", "watch"]
@@ -412,6 +414,27 @@ def test_secret_write_policy_binds_pullpass_to_its_own_secrets(
     assert _policy(rendered["cert-manager"], name)[1]["tlsSecret"] == "false"
     objects = render({"secretWritePolicy": {"enabled": False}})
     assert find(objects, "ValidatingAdmissionPolicy") == []
+
+
+def test_namespace_label_policy_guards_the_scope_labels(
+    rendered: dict[str, list[Manifest]], helm_path: str
+) -> None:
+    name = f"{RELEASE}-namespace-labels"
+    assert find(rendered["default"], "ValidatingAdmissionPolicy", name) == []
+    spec, variables = _policy(rendered["label-policy"], name)
+    [rule] = spec["matchConstraints"]["resourceRules"]
+    assert rule["operations"] == ["CREATE", "UPDATE"]
+    assert rule["resources"] == ["namespaces", "namespaces/status", "namespaces/finalize"]
+    assert variables["guarded"] == '["pullpass.io/project","pullpass.io/inject"]'
+    [condition] = spec["matchConditions"]
+    assert condition["expression"].endswith('["system:masters"])')
+    values = {
+        "rancher": True,
+        "namespaceLabelPolicy": {"enabled": True, "allowedGroups": ["a", "b"]},
+    }
+    spec, variables = _policy(render(values), name)
+    assert variables["guarded"] == '["field.cattle.io/projectId","pullpass.io/inject"]'
+    assert spec["matchConditions"][0]["expression"].endswith('["a","b"])')
 
 
 def test_service_monitor(rendered: dict[str, list[Manifest]]) -> None:
