@@ -99,6 +99,7 @@ class Replicator(threading.Thread):
         # Before every first list is in, the index lacks copies that exist: no pass may run.
         self.listed = listed
         self.changed = index.subscribe()
+        self.changed.set()  # the first pass is due, even if the lists were in before this
         self.written: dict[tuple[str, str], Written] = {}
         self._reported: set[tuple[str, str, str]] = set()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="replicate")
@@ -135,7 +136,7 @@ class Replicator(threading.Thread):
     def reconcile(self) -> int:
         """One pass; returns how many writes failed."""
         work = plan(self.index, self.written)
-        self.written = {key: self.written[key] for key in work.pending}
+        self.written = {key: w for key, w in self.written.items() if key in work.pending}
         metrics.COPIES.labels("in_sync").set(work.in_sync)
         metrics.COPIES.labels("conflict").set(len(work.conflicts))
         for namespace, source in work.conflicts:
