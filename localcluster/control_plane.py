@@ -44,6 +44,8 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 
 SERVICE_CIDR = "10.0.0.0/24"
+# Writes as `apiserver_request_total` labels them: HTTP-style verbs (create is POST, update PUT).
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
@@ -199,9 +201,9 @@ class ControlPlane:
         except (OSError, ssl.SSLError):
             return 0, b""
 
-    def request_count(self, resource: str, verbs: Sequence[str]) -> float:
+    def request_count(self, resource: str, verbs: Sequence[str] = WRITE_VERBS) -> float:
         """The API server's own count of requests (`apiserver_request_total`, every response
-        code) on `resource` with one of `verbs`, since it started."""
+        code) on `resource` with one of `verbs` (as the metric spells them), since it started."""
         status, body = self.get("/metrics", timeout=20)
         if status != 200:
             raise ClusterError(f"kube-apiserver /metrics answered {status}")
