@@ -7,6 +7,7 @@ Secrets, and what the webhook adds to a pod creation on the apiserver's own path
 
     .venv/bin/python bench/realcluster.py scale              # 50 vs 50,000 Secrets via the API
     .venv/bin/python bench/realcluster.py cost --samples 500  # pullpass, Go reference, no webhook
+    .venv/bin/python bench/realcluster.py restart-writes     # Secret writes of an in-sync restart
 
 Everything runs on loopback (localcluster's etcd + kube-apiserver +
 kube-controller-manager), every step has a time limit, and every process is stopped at the end.
@@ -16,6 +17,7 @@ Run by hand; not part of `make test`.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import http.client
 import json
@@ -193,7 +195,13 @@ def proc_status(pid: int) -> dict[str, float]:
 
 
 def start_pullpass(
-    cluster: ControlPlane, workdir: Path, name: str, replicate: bool, pin: str | None = None
+    cluster: ControlPlane,
+    workdir: Path,
+    name: str,
+    replicate: bool,
+    *,
+    pin: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> tuple[Pullpass, float]:
     """Start `pullpass serve` against the apiserver; seconds from exec to /readyz 200.
 
@@ -205,7 +213,11 @@ def start_pullpass(
         workdir / name,
         credentials_namespace=CREDENTIALS_NAMESPACE,
         # Last one wins: debug logging (the e2e default) is not what a cluster runs.
-        extra_args=("--log-level=warning", "--replicate" if replicate else "--no-replicate"),
+        extra_args=(
+            "--log-level=warning",
+            "--replicate" if replicate else "--no-replicate",
+            *extra,
+        ),
         name=name,
     )
     if pin is not None:
@@ -395,6 +407,110 @@ def _scale_table(rows: list[dict[str, Any]]) -> None:
                 )
             ratio = statistics.mean(large["rps"]) / statistics.mean(small["rps"])
             say(f"\nthroughput large / small: {ratio:.2f} (target >= 0.95)")
+
+
+# --- restart-writes ------------------------------------------------------------------------
+
+
+def _churn_objects(namespaces: int, sources: int) -> list[dict[str, Any]]:
+    """Enabled namespaces of one project, and that project's sources in the credentials
+    namespace: every namespace needs a copy of every source."""
+    project = {"pullpass.io/inject": "enabled", "pullpass.io/project": "bench"}
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": f"rw-{k:05d}", "labels": project},
+        }
+        for k in range(namespaces)
+    ]
+    config = json.dumps({"auths": {"quay.io": {"auth": "YmVuY2g6YmVuY2g="}}}).encode()
+    for k in range(sources):
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {
+                    "name": f"bench-source-{k}",
+                    "namespace": CREDENTIALS_NAMESPACE,
+                    "labels": {"pullpass.io/project": "bench"},
+                },
+                "data": {".dockerconfigjson": base64.b64encode(config).decode()},
+            }
+        )
+    return objects
+
+
+def _copies_in_sync(server: Pullpass) -> float:
+    text = server.metrics_text()
+    found = re.search(r'^pullpass_copies\{state="in_sync"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def cmd_restart_writes(args: argparse.Namespace) -> dict[str, object]:
+    """Copies written once, then the same replica restarted: the API server's own count of
+    Secret writes (`apiserver_request_total`, every code) from the stop until after the new
+    process's first full pass."""
+    workdir = Path(tempfile.mkdtemp(prefix="pullpass-restart-writes-"))
+    say(f"# restart writes: {bench.machine()}; load average {bench.loadavg()}")
+    cluster = ControlPlane(build_control_plane(), workdir / "cluster")
+    cluster.controller_manager.argv += [f"--kube-api-qps={args.kcm_qps}"]
+    cluster.controller_manager.argv += [f"--kube-api-burst={2 * args.kcm_qps}"]
+    copies = args.namespaces * args.sources
+    replica = ("--identity=bench-replica",)
+    result: dict[str, object] = {"namespaces": args.namespaces, "copies": copies}
+    try:
+        cluster.start()
+        api = Api(cluster)
+        api.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pullpass-system"}}
+        )
+        took = load(api, _churn_objects(args.namespaces, args.sources), args.threads, 900)
+        say(f"<!-- loaded {args.namespaces} namespaces, {args.sources} sources: {took:.0f}s -->")
+        wait_for(
+            partial(api.at_least, "/api/v1/serviceaccounts", args.namespaces),
+            900,
+            "the controller-manager's ServiceAccounts",
+        )
+        before = cluster.request_count("secrets")
+        first, _ = start_pullpass(cluster, workdir, "pp-first", True, extra=replica)
+        started = time.monotonic()
+        try:
+            wait_for(lambda: _copies_in_sync(first) >= copies, args.timeout, "the first copies")
+            result["first_pass_s"] = time.monotonic() - started
+        finally:
+            first.stop()
+        time.sleep(2)
+        result["first_writes"] = cluster.request_count("secrets") - before
+        before = cluster.request_count("secrets")
+        second, ready_s = start_pullpass(cluster, workdir, "pp-restarted", True, extra=replica)
+        started = time.monotonic()
+        try:
+            wait_for(lambda: _copies_in_sync(second) >= copies, args.timeout, "the restart's pass")
+            result["restart_ready_s"] = ready_s
+            result["restart_pass_s"] = time.monotonic() - started
+            time.sleep(args.settle)
+            result["restart_writes"] = cluster.request_count("secrets") - before
+            result["restart_rss_mb"] = proc_status(pid_of(second))["VmRSS"]
+        finally:
+            second.stop()
+    finally:
+        cluster.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    say(json.dumps(result))
+    say(
+        "\n| namespaces | copies | first start: Secret writes | restart: Secret writes "
+        "| restart: ready, then every copy checked |"
+    )
+    say("|---|---|---|---|---|")
+    say(
+        f"| {args.namespaces:,} | {copies:,} | {result['first_writes']:,.0f} "
+        f"| **{result['restart_writes']:,.0f}** | {result['restart_ready_s']:.1f} s, "
+        f"+{result['restart_pass_s']:.1f} s |"
+    )
+    return result
 
 
 # --- cost ----------------------------------------------------------------------------------
@@ -652,6 +768,13 @@ def main() -> None:
     p.add_argument(
         "--max-requests-inflight", type=int, default=0, help="apiserver flag; 0 keeps its default"
     )
+    p = sub.add_parser("restart-writes", help="Secret writes of a restart over copies in sync")
+    p.add_argument("--namespaces", type=int, default=10_000)
+    p.add_argument("--sources", type=int, default=1, help="project sources, each copied everywhere")
+    p.add_argument("--threads", type=int, default=16, help="parallel creates while loading")
+    p.add_argument("--timeout", type=float, default=1200, help="limit of each replication wait")
+    p.add_argument("--settle", type=float, default=5, help="seconds counted after the pass")
+    p.add_argument("--kcm-qps", type=int, default=200, help="controller-manager API rate")
     p = sub.add_parser("cost", help="pod create latency with the webhook called and not")
     p.add_argument("--samples", type=int, default=500, help="per condition")
     p.add_argument("--warmup", type=int, default=20)
@@ -659,7 +782,7 @@ def main() -> None:
     p.add_argument("--kubectl", type=int, default=0, help="also this many kubectl creates each")
     args = parser.parse_args()
     bench.need("taskset")
-    result = globals()[f"cmd_{args.command}"](args)
+    result = globals()[f"cmd_{args.command.replace('-', '_')}"](args)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
 

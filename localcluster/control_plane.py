@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import ssl
 import urllib.error
 import urllib.request
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from localcluster.build import check_binaries
 from localcluster.certificates import issue, new_ca, write_pair
+from localcluster.errors import ClusterError
 from localcluster.kubeconfig import client_certificate, write_kubeconfig
 from localcluster.kubectl import Kubectl
 from localcluster.processes import Component, free_port
@@ -42,6 +44,8 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 
 SERVICE_CIDR = "10.0.0.0/24"
+# Writes as `apiserver_request_total` labels them: HTTP-style verbs (create is POST, update PUT).
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
@@ -197,6 +201,22 @@ class ControlPlane:
         except (OSError, ssl.SSLError):
             return 0, b""
 
+    def request_count(self, resource: str, verbs: Sequence[str] = WRITE_VERBS) -> float:
+        """The API server's own count of requests (`apiserver_request_total`, every response
+        code) on `resource` with one of `verbs` (as the metric spells them), since it started."""
+        status, body = self.get("/metrics", timeout=20)
+        if status != 200:
+            raise ClusterError(f"kube-apiserver /metrics answered {status}")
+        total = 0.0
+        for line in body.decode().splitlines():
+            if not line.startswith("apiserver_request_total{"):
+                continue
+            head, _, value = line.rpartition(" ")
+            found = dict(re.findall(r'(\w+)="([^"]*)"', head))
+            if found.get("resource") == resource and found.get("verb") in verbs:
+                total += float(value)
+        return total
+
     def api_ready(self) -> bool:
         return self.get("/readyz")[0] == 200
 
@@ -247,6 +267,10 @@ class ControlPlane:
         """kube-apiserver then etcd (the controller-manager keeps running and retries)."""
         self.apiserver.stop()
         self.etcd.stop()
+
+    def kill_api(self) -> None:
+        """SIGKILL kube-apiserver alone (etcd keeps running); `start_api` brings it back."""
+        self.apiserver.kill()
 
     def restart_api(self) -> None:
         self.stop_api()

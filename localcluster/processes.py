@@ -97,6 +97,15 @@ class Component:
             kill_group(self.process, grace)
             self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL the process group at once, as a crash or an OOM kill would: no shutdown runs."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+            _LIVE.discard(self.process)
+            self.process = None
+
     def tail(self, lines: int = 30) -> str:
         """The last lines of the log, for failure messages."""
         try:

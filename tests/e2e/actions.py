@@ -53,15 +53,23 @@ def eventually(check: Callable[[], T | None], timeout: float, what: str, every: 
 
 
 def create_namespace(
-    kubectl: Kubectl, name: str, *, enabled: bool = True, labels: dict[str, str] | None = None
+    kubectl: Kubectl,
+    name: str,
+    *,
+    enabled: bool = True,
+    labels: dict[str, str] | None = None,
+    wait_account: bool = True,
 ) -> str:
-    """A namespace (opted in unless told otherwise) whose default ServiceAccount exists."""
+    """A namespace (opted in unless told otherwise) whose default ServiceAccount exists, unless
+    told not to wait for the controller-manager to make it."""
     all_labels = dict(labels or {})
     if enabled:
         all_labels[INJECT_LABEL] = "enabled"
     kubectl.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": all_labels}}
     )
+    if not wait_account:
+        return name
     # Pods are refused until the ServiceAccount controller has made `default`.
     eventually(
         lambda: (

@@ -1,7 +1,8 @@
 """What the index keeps of Namespaces and registry-credential Secrets, and nothing more.
 
-Secret data never leaves `credential_from_secret`: only the registry keys are read out of it, so
-no username, password, `auth` or token can reach memory that outlives one event.
+Secret data never leaves `credential_from_secret`: only the registry keys and a keyed digest
+(`digest.secret_data`, to tell a copy in sync with its source) are made from it, so no username,
+password, `auth` or token can reach memory that outlives one event.
 """
 
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core import labels
+from app.core.credentials.digest import secret_data
 from app.core.credentials.dockercfg import BadDockerConfig, registry_keys
 
 CREDENTIAL_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
@@ -33,6 +35,7 @@ class Credential:
     annotations: Mapping[str, str]
     keys: tuple[str, ...]
     version: str = ""
+    digest: bytes = b""
 
     @property
     def ref(self) -> str:
@@ -73,6 +76,7 @@ def credential_from_secret(obj: Mapping[str, Any]) -> Credential | None:
         annotations=annotations,
         keys=registry_keys(str(secret_type), data or {}),
         version=str(metadata.get("resourceVersion", "")),
+        digest=secret_data(str(secret_type), data or {}),
     )
 
 

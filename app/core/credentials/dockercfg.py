@@ -10,14 +10,14 @@ problem, never the content.
 
 import base64
 import binascii
-import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
+
+from app.core.credentials.digest import keyed
 
 DOCKER_CONFIG_JSON = "kubernetes.io/dockerconfigjson"
 DOCKERCFG = "kubernetes.io/dockercfg"
@@ -27,9 +27,7 @@ _BASE64 = re.compile(rb"[A-Za-z0-9+/]*")
 _GO_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k"})
 
 # Copies are byte-identical to their source, so a cluster holds far fewer distinct configs than
-# Secrets. Known configs are remembered by a keyed digest, never by their content: the key is
-# random per process, so a digest reveals nothing about the credentials it was made from.
-_DIGEST_KEY = os.urandom(16)
+# Secrets. Known configs are remembered by a keyed digest (`digest.keyed`), never by content.
 _KNOWN_LIMIT = 16384
 _known: dict[bytes, tuple[str, ...]] = {}
 
@@ -50,8 +48,7 @@ def registry_keys(secret_type: str, data: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     if not isinstance(encoded, str):
         raise BadDockerConfig(f"data[{field}] must be a base64 string")
-    text = f"{field}\0{encoded}".encode("utf-8", "surrogatepass")
-    digest = hashlib.blake2b(text, key=_DIGEST_KEY, digest_size=16).digest()
+    digest = keyed(field.encode(), encoded.encode("utf-8", "surrogatepass"))
     keys = _known.get(digest)
     if keys is None:
         keys = _decode(secret_type, field, encoded)

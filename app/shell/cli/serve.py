@@ -16,6 +16,7 @@ import uvloop
 from kubernetes.client import ApiClient
 
 from app.core.credentials.scope import ScopeSettings
+from app.core.readiness import Readiness
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.client import api_client, own_namespace
 from app.shell.cluster.index import Index
@@ -65,19 +66,20 @@ def serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         raise UsageError(f"pullpass serve: cannot load the serving certificate: {error}") from None
     index = Index(scope_settings(args))
-    ready: Callable[[], bool]
+    ready: Callable[[], Readiness]
     feed = None
     if api is None:
         _load_objects(args.objects, index)
+        loaded = Readiness(True, ("[+]objects ok",))
 
-        def ready() -> bool:
-            return True
+        def ready() -> Readiness:
+            return loaded
     else:
         feed = Feed(api, index)
         feed.start()
-        ready = feed.ready
+        ready = feed.readiness
         if args.replicate:
-            _start_replication(args, api, index)
+            _start_replication(args, api, index, feed.listed)
     log.info(
         "starting",
         extra={
@@ -134,18 +136,23 @@ def _self_managed_certs(args: argparse.Namespace, api: ApiClient) -> SelfManaged
     return certs
 
 
-def _start_replication(args: argparse.Namespace, api: ApiClient, index: Index) -> None:
+def _start_replication(
+    args: argparse.Namespace, api: ApiClient, index: Index, listed: Callable[[], bool]
+) -> None:
     identity = (
         args.identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     )
     namespace = args.lease_namespace or own_namespace(args.kubeconfig)
     elector = Elector(api, namespace, args.lease_name, identity, args.lease_duration)
     elector.start()
-    Replicator(api, index, elector.leading).start()
+    Replicator(api, index, elector.leading, listed).start()
 
 
 async def _run(
-    args: argparse.Namespace, index: Index, tls: ReloadingContext, ready: Callable[[], bool]
+    args: argparse.Namespace,
+    index: Index,
+    tls: ReloadingContext,
+    ready: Callable[[], Readiness],
 ) -> None:
     common = {"host": args.address, "log_config": None, "access_log": False, "lifespan": "off"}
     webhook = _Server(

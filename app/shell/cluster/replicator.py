@@ -11,7 +11,7 @@ import datetime
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -20,7 +20,10 @@ from typing import Any
 from kubernetes import client
 
 from app.core import labels
+from app.core.credentials import copies
+from app.core.credentials.copies import Written
 from app.core.credentials.credential import Credential
+from app.core.credentials.digest import secret_data
 from app.shell.cluster.client import call_json
 from app.shell.cluster.index import Index
 from app.shell.telemetry import metrics
@@ -29,6 +32,7 @@ log = logging.getLogger("pullpass.replicator")
 
 RESYNC_SECONDS = 300.0
 RETRY_SECONDS = 2.0
+LISTED_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +43,14 @@ class Plan:
     delete: list[Credential]
     conflicts: list[tuple[str, Credential]]
     in_sync: int
+    pending: set[tuple[str, str]]
 
 
-def plan(index: Index, written: dict[tuple[str, str], str]) -> Plan:
-    """Compare wanted copies with the copies in the index.
+def plan(index: Index, written: Mapping[tuple[str, str], Written]) -> Plan:
+    """Compare wanted copies with the copies in the index, by digest (`copies.in_sync`).
 
-    `written` maps (namespace, name) to the resourceVersion of the copy this replica last wrote
-    or checked, so a copy edited by hand since is rewritten.
+    `written` holds the copies this replica wrote whose watch events may not be in the index
+    yet; `pending` says which of them still are, so the replicator can forget the rest.
     """
     home = index.settings.credentials_namespace
     existing = {(c.namespace, c.name): c for c in index.credentials()}
@@ -60,34 +65,42 @@ def plan(index: Index, written: dict[tuple[str, str], str]) -> Plan:
                 wanted[(namespace.name, scoped.secret)] = scoped.source
         conflicts.extend((namespace.name, source) for source in resolution.conflicts)
     write = []
+    pending = set()
     in_sync = 0
     for key, source in wanted.items():
         copy = existing.get(key)
-        current = (
-            copy is not None
-            and copy.type == source.type
-            and copy.annotations.get(labels.SOURCE) == source.ref
-            and copy.annotations.get(labels.SOURCE_VERSION) == source.version
-            and written.get(key) == copy.version
-        )
-        if current:
+        if copies.in_sync(source, copy, None):
             in_sync += 1
+        elif copies.in_sync(source, copy, written.get(key)):
+            in_sync += 1
+            pending.add(key)
         else:
             write.append((key[0], source, copy))
     delete = [
         c for key, c in existing.items() if c.managed and key not in wanted and c.namespace != home
     ]
-    return Plan(write, delete, conflicts, in_sync)
+    return Plan(write, delete, conflicts, in_sync, pending)
 
 
 class Replicator(threading.Thread):
-    def __init__(self, api: client.ApiClient, index: Index, leading: threading.Event) -> None:
+    """Writes only what differs: a copy equal to its source is never written again."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        index: Index,
+        leading: threading.Event,
+        listed: Callable[[], bool],
+    ) -> None:
         super().__init__(name="replicator", daemon=True)
         self.core = client.CoreV1Api(api)
         self.index = index
         self.leading = leading
+        # Before every first list is in, the index lacks copies that exist: no pass may run.
+        self.listed = listed
         self.changed = index.subscribe()
-        self.written: dict[tuple[str, str], str] = {}
+        self.changed.set()  # the first pass is due, even if the lists were in before this
+        self.written: dict[tuple[str, str], Written] = {}
         self._reported: set[tuple[str, str, str]] = set()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="replicate")
 
@@ -99,8 +112,11 @@ class Replicator(threading.Thread):
                 was_leading = False
                 self.leading.wait(RETRY_SECONDS)
                 continue
+            if not self.listed():
+                time.sleep(LISTED_POLL_SECONDS)  # `changed` stays set: the loop comes back
+                continue
             if not was_leading:
-                # A new leader trusts nothing it did not write itself: every copy is checked.
+                # Copies written under an earlier Lease may have been changed by another leader.
                 self.written.clear()
                 was_leading = True
             time.sleep(0.05)  # let a burst of watch events land as one pass
@@ -120,6 +136,7 @@ class Replicator(threading.Thread):
     def reconcile(self) -> int:
         """One pass; returns how many writes failed."""
         work = plan(self.index, self.written)
+        self.written = {key: w for key, w in self.written.items() if key in work.pending}
         metrics.COPIES.labels("in_sync").set(work.in_sync)
         metrics.COPIES.labels("conflict").set(len(work.conflicts))
         for namespace, source in work.conflicts:
@@ -150,27 +167,30 @@ class Replicator(threading.Thread):
             return None
         meta = source["metadata"]
         ref = f"{meta['namespace']}/{meta['name']}"
+        copy_labels, annotations = copies.copy_metadata(ref, meta["resourceVersion"])
+        data = source.get("data") or {}
+        want = copies.copy_digest(secret_data(source["type"], data), copy_labels, annotations)
+        if copy is not None and copies.actual(copy) == want:
+            return None  # the index's source was behind: the copy already equals the source read
+        over = "" if copy is None else copy.version
         body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {
                 "name": meta["name"],
                 "namespace": namespace,
-                "labels": {labels.MANAGED_BY: labels.PULLPASS},
-                "annotations": {
-                    labels.SOURCE: ref,
-                    labels.SOURCE_VERSION: meta["resourceVersion"],
-                },
+                "labels": copy_labels,
+                "annotations": annotations,
             },
             "type": source["type"],
-            "data": source.get("data") or {},
+            "data": data,
         }
         if copy is not None and copy.type != source["type"]:
             self._delete(copy)  # a Secret's type is immutable: replace the copy whole
             copy = None
         if copy is None:
             try:
-                done = call_json(self.core.create_namespaced_secret, namespace, body)
+                call_json(self.core.create_namespaced_secret, namespace, body)
             except client.ApiException as error:
                 if error.status != 409:
                     raise
@@ -178,9 +198,10 @@ class Replicator(threading.Thread):
             action = "created"
         else:
             body["metadata"]["resourceVersion"] = copy.version
-            done = call_json(self.core.replace_namespaced_secret, meta["name"], namespace, body)
+            call_json(self.core.replace_namespaced_secret, meta["name"], namespace, body)
             action = "updated"
-        self.written[(namespace, meta["name"])] = done["metadata"]["resourceVersion"]
+        # Until its watch event brings the new version into the index, this says it is written.
+        self.written[(namespace, meta["name"])] = Written(over, want)
         log.info(f"copy {action}", extra={"secret": f"{namespace}/{meta['name']}", "source": ref})
         return None
 

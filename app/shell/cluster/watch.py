@@ -1,14 +1,18 @@
 """Feed the index from the API server: list, then watch from the list's resourceVersion.
 
 Runs on threads with the official client, reading raw JSON (orjson) instead of building a
-model object per Secret, which keeps start-up fast on large clusters. A lost watch or a 410 Gone
-means a fresh list, after a capped exponential backoff.
+model object per Secret, which keeps start-up fast on large clusters. A 410 Gone means a fresh
+list at once; a lost list or watch, a fresh list after a short jittered wait (`retry_delay`), so
+the index is current again within a second or two of the API server's return. Meanwhile the
+index stays as it was last seen and is served: a lost watch is a metric, a log line and a line
+of `/readyz?verbose` (`readiness`), not a readiness failure.
 """
 
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -24,6 +28,8 @@ from app.core.credentials.credential import (
 )
 from app.core.credentials.dockercfg import BadDockerConfig
 from app.core.credentials.scope import claims_scope
+from app.core.readiness import Readiness, WatchState, readiness
+from app.core.retry import retry_delay
 from app.shell.cluster.index import Index
 from app.shell.telemetry import metrics
 
@@ -34,7 +40,8 @@ WATCH_SECONDS = 240
 # Metadata only: a list and a watch each need their own media type, or the server sends nothing.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
-MAX_BACKOFF = 30.0
+# A list page read that hangs (a half-open connection) must fail, or it would never be retried.
+LIST_TIMEOUT = (10, 60)
 OTHER_TYPES = ",".join(f"type!={t}" for t in CREDENTIAL_TYPES)
 OTHER = "other"
 
@@ -44,44 +51,68 @@ class Gone(Exception):
 
 
 class Watcher(threading.Thread):
-    """One list-and-watch loop for one kind of object."""
+    """One list-and-watch loop for one kind of object, and what it reports of its sync."""
 
     def __init__(self, resource: str, call: Callable[..., Any], apply: Callable[..., None]) -> None:
         super().__init__(name=f"watch-{resource}", daemon=True)
         self.resource = resource
         self._call = call
         self._apply = apply
-        self.listed = threading.Event()
-        self.healthy = False
+        self.listed = threading.Event()  # set once, after the first full list is applied
         self.stopping = threading.Event()
+        self.in_sync = False
+        self.synced_at = 0.0
+        self.why = ""
+        self._failures = 0
+        self._in_sync_metric = metrics.WATCH_IN_SYNC.labels(resource)
+        self._synced_metric = metrics.WATCH_LAST_SYNC.labels(resource)
+        self._in_sync_metric.set(0)
+
+    def state(self) -> WatchState:
+        return WatchState(
+            self.resource, self.listed.is_set(), self.in_sync, self.synced_at, self.why
+        )
 
     def run(self) -> None:
-        backoff = 0.5
-        first = True
         while not self.stopping.is_set():
             try:
-                if not first:
+                if self.listed.is_set():
                     metrics.RELISTS.labels(self.resource).inc()
                 version = self._list()
-                first = False
-                self.healthy = True
+                self._synced()
                 self.listed.set()
-                backoff = 0.5
                 self._watch(version)
             except Gone:
                 log.info("watch expired, listing again", extra={"resource": self.resource})
             except Exception as error:  # every failure ends in a relist; the loop must survive
-                self.healthy = False
-                log.warning(
-                    "list or watch failed, retrying",
-                    extra={
-                        "resource": self.resource,
-                        "why": type(error).__name__,
-                        "backoff": backoff,
-                    },
-                )
-                self.stopping.wait(backoff * random.uniform(0.8, 1.2))  # noqa: S311
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                self._failures += 1
+                delay = retry_delay(self._failures, random.random())  # noqa: S311
+                self._lost(type(error).__name__, delay)
+                self.stopping.wait(delay)
+
+    def _synced(self) -> None:
+        """The index holds what the API server holds, as of now."""
+        self.synced_at = time.time()
+        self._synced_metric.set(self.synced_at)
+        if not self.in_sync:
+            if self.why:
+                log.info("watch in sync again", extra={"resource": self.resource})
+            self.in_sync = True
+            self.why = ""
+            self._in_sync_metric.set(1)
+
+    def _lost(self, why: str, delay: float) -> None:
+        """Logged once per outage as a warning; every retry after that only at debug level."""
+        extra = {"resource": self.resource, "why": why, "retry_in": round(delay, 3)}
+        if not self.listed.is_set() and not self.why:
+            log.warning("first list failed, retrying", extra=extra)
+        elif self.in_sync:
+            log.warning("watch lost, serving the last good index", extra=extra)
+        else:
+            log.debug("list or watch failed again, retrying", extra=extra)
+        self.in_sync = False
+        self.why = why
+        self._in_sync_metric.set(0)
 
     def _list(self) -> str:
         """Pages are handed over one at a time, so only one page of raw objects is ever held."""
@@ -91,7 +122,8 @@ class Watcher(threading.Thread):
             nonlocal version
             token = None
             while True:
-                page = orjson.loads(self._call(limit=PAGE, _continue=token).data)
+                answer = self._call(limit=PAGE, _continue=token, _request_timeout=LIST_TIMEOUT)
+                page = orjson.loads(answer.data)
                 yield from page.get("items") or ()
                 token = (page.get("metadata") or {}).get("continue")
                 if not token:
@@ -110,6 +142,8 @@ class Watcher(threading.Thread):
                 timeout_seconds=WATCH_SECONDS,
                 _request_timeout=(10, WATCH_SECONDS + 30),
             )
+            self._failures = 0  # a list and a watch that answers: the API server is back
+            self._synced()
             try:
                 for event in _events(response):
                     obj = event.get("object") or {}
@@ -121,9 +155,14 @@ class Watcher(threading.Thread):
                     version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                     if kind != "BOOKMARK":
                         self._apply(kind, obj)
+                    self._synced()
             finally:
                 response.release_conn()
             metrics.WATCH_RESTARTS.labels(self.resource).inc()
+
+
+def readiness_of(watchers: Iterable[Watcher]) -> Readiness:
+    return readiness((w.state() for w in watchers), time.time())
 
 
 def _metadata_only(call: Callable[..., Any], **params: Any) -> Any:
@@ -183,8 +222,12 @@ class Feed:
         for watcher in self.watchers:
             watcher.stopping.set()
 
-    def ready(self) -> bool:
-        return all(w.listed.is_set() and w.healthy for w in self.watchers)
+    def listed(self) -> bool:
+        """Every watcher's first full list is in the index."""
+        return all(w.listed.is_set() for w in self.watchers)
+
+    def readiness(self) -> Readiness:
+        return readiness_of(self.watchers)
 
     def _namespace(self, kind: str, obj: Any) -> None:
         if kind == "LIST":

@@ -20,6 +20,17 @@ WATCH_RESTARTS = Counter(
 RELISTS = Counter(
     "pullpass_relists_total", "Full lists after a lost watch or 410 Gone.", ["resource"]
 )
+WATCH_IN_SYNC = Gauge(
+    "pullpass_watch_in_sync",
+    "1 while the watch is current; 0 before its first list and while it is lost (the last good "
+    "index is served meanwhile).",
+    ["resource"],
+)
+WATCH_LAST_SYNC = Gauge(
+    "pullpass_watch_last_sync_timestamp_seconds",
+    "When the watch last saw the API server: a list, a watch (re)started, or an event.",
+    ["resource"],
+)
 CERT_RELOADS = Counter(
     "pullpass_certificate_reloads_total", "Serving certificate reloads, by result.", ["result"]
 )

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from app.core.admission import respond
 from app.core.admission.decode import BadReview, decode
 from app.core.admission.handle import View, handle
+from app.core.readiness import Readiness
 from app.shell.telemetry import metrics
 
 MAX_BODY = 3 * 1024 * 1024
@@ -164,14 +165,19 @@ def webhook_app(view: View) -> WebhookApp:
     return WebhookApp(view, fallback)
 
 
-def health_app(ready: Callable[[], bool]) -> FastAPI:
+def health_app(ready: Callable[[], Readiness]) -> FastAPI:
+    """`/readyz` fails only until the first full lists are in; `?verbose` has a line per watch."""
     app = FastAPI(title="pullpass health", docs_url=None, redoc_url=None, openapi_url=None)
 
     async def healthz(_: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type=JSON)
 
-    async def readyz(_: Request) -> Response:
-        if ready():
+    async def readyz(request: Request) -> Response:
+        state = ready()
+        status = 200 if state.ready else 503
+        if "verbose" in request.query_params:
+            return Response(state.verbose(), status, media_type="text/plain")
+        if state.ready:
             return Response(b'{"status":"ready"}', media_type=JSON)
         return Response(b'{"status":"waiting for the first full list"}', 503, media_type=JSON)
 
