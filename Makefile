@@ -3,7 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install control-plane lint test unit demo
+# CI runs the unit and HTTP suites on the oldest (PYTHON, 3.11) and the newest supported Python.
+# The first python3.13 that runs: on PATH (a pyenv shim may not), else the newest pyenv 3.13.x.
+# Override with PYTHON313=/path/to/python3.13.
+ifeq ($(origin PYTHON313),undefined)
+PYTHON313 := $(shell for p in "$$(command -v python3.13)" $$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -rV); do \
+	[ -n "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo "$$p"; break; }; done)
+endif
+VENV313 := .venv-3.13
+
+.PHONY: install control-plane lint test unit unit-py313 demo
 
 install: $(VENV)/.installed
 
@@ -21,11 +30,22 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app
 
-test: install control-plane
+test: install control-plane unit-py313
 	$(BIN)/pytest -p no:cacheprovider
 
 unit: install
 	$(BIN)/pytest -p no:cacheprovider tests/unit tests/http
+
+unit-py313: $(VENV313)/.installed
+	$(VENV313)/bin/pytest -p no:cacheprovider tests/unit tests/http
+
+$(VENV313)/.installed: pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "make: python3.13 not found (not on PATH, not in pyenv); install it or set PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	@$(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || { echo "make: $(PYTHON313) is not Python 3.13" >&2; exit 1; }
+	$(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/pip install --quiet --upgrade pip
+	$(VENV313)/bin/pip install --quiet -e '.[dev]'
+	touch $@
 
 demo: install control-plane
 	$(BIN)/python scripts/demo.py

@@ -145,7 +145,14 @@ def webhook_configuration(
                         "operations": ["CREATE"],
                         "resources": ["pods"],
                         "scope": "Namespaced",
-                    }
+                    },
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE"],
+                        "resources": ["pods/ephemeralcontainers"],
+                        "scope": "Namespaced",
+                    },
                 ],
                 "failurePolicy": "Ignore",
                 "matchPolicy": "Equivalent",

@@ -12,6 +12,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """Strict verifiers (Python 3.13's default X.509 flags, Go) refuse a CA that may not sign
+    certificates. A leaf's EC key only signs (ECDHE handshakes): keyEncipherment is RSA's."""
+    return x509.KeyUsage(
+        digital_signature=not ca,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Pair:
     cert: bytes
@@ -40,10 +56,8 @@ def new_ca(days: int, common_name: str = "pullpass CA") -> Pair:
         .not_valid_before(_now() - datetime.timedelta(minutes=5))
         .not_valid_after(_now() + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
+        .add_extension(_key_usage(ca=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return Pair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
@@ -84,7 +98,10 @@ def issue(
         .not_valid_before(_now() - datetime.timedelta(minutes=5))
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        # The same key hash as the CA's SKI, and still right for a CA made before CAs had one.
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )

@@ -58,11 +58,9 @@ def build_index(tmp: Path) -> Index:
     """The index exactly as `serve --objects` builds it."""
     path = tmp / "objects.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": OBJECTS}))
-    namespaces, credentials = load_objects([str(path)])
-    index = Index(ScopeSettings(credentials_namespace="creds", project_label="pullpass.io/project"))
-    index.replace_namespaces(namespaces)
-    for credential in credentials:
-        index.put_credential(credential)
+    settings = ScopeSettings(credentials_namespace="creds", project_label="pullpass.io/project")
+    index = Index(settings, fixed=True)
+    load_objects([str(path)]).fill(index)
     return index
 
 

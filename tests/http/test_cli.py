@@ -196,3 +196,27 @@ def test_explain_reports_project_scope_and_the_source() -> None:
     ]
     text = run(*args).stdout
     assert "(project:payments, copy of pullpass-system/payments-registry)" in text
+
+
+def test_explain_honours_a_strict_service_account_from_objects(tmp_path: Path) -> None:
+    account = tmp_path / "sa.yaml"
+    account.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {
+                    "name": "default",
+                    "namespace": "team-a",
+                    "annotations": {"kubernetes.io/enforce-mountable-secrets": "true"},
+                },
+            }
+        )
+    )
+    result = explain_examples("--objects", str(account), "-o", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["imagePullSecrets"] == []
+    assert report["warnings"] == [
+        "pullpass: ServiceAccount default does not list testquay, so it is not added"
+    ]

@@ -122,7 +122,14 @@ def test_webhook_configuration(rendered: dict[str, list[Manifest]]) -> None:
                 "operations": ["CREATE"],
                 "resources": ["pods"],
                 "scope": "Namespaced",
-            }
+            },
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "operations": ["UPDATE"],
+                "resources": ["pods/ephemeralcontainers"],
+                "scope": "Namespaced",
+            },
         ]
         assert hook["namespaceSelector"] == {
             "matchExpressions": [
@@ -284,6 +291,7 @@ def test_cluster_role_is_exactly_what_pullpass_needs(rendered: dict[str, list[Ma
     assert _rules(role) == [
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": RO},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", *RO]},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": RO},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "update", "delete"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
         {

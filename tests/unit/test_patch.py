@@ -13,7 +13,7 @@ from app.core.credentials.credential import Credential, NamespaceInfo
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster.index import Index
 
-INDEX = Index(ScopeSettings("home"))
+INDEX = Index(ScopeSettings("home"), fixed=True)
 INDEX.put_namespace(
     NamespaceInfo("a", {"pullpass.io/inject": "enabled", "pullpass.io/project": "p"})
 )

@@ -41,15 +41,20 @@ def decode(body: bytes) -> Request:
     kind.setdefault("group", "")
     kind.setdefault("version", "")
     kind.setdefault("kind", "")
-    for field in ("namespace", "name"):
+    for field in ("namespace", "name", "subResource"):
         if field in request and request[field] is not None:
             _require_str(request, field)
     if not isinstance(request.get("dryRun", False), bool):
         raise BadReview("request.dryRun must be a boolean")
-    obj = request.get("object")
-    if obj is not None and not isinstance(obj, dict):
-        raise BadReview("request.object must be an object")
+    _require_objects(request, "object", "oldObject")
     return cast(Request, request)
+
+
+def _require_objects(request: dict[str, Any], *fields: str) -> None:
+    for field in fields:
+        obj = request.get(field)
+        if obj is not None and not isinstance(obj, dict):
+            raise BadReview(f"request.{field} must be an object")
 
 
 def _require_str(request: dict[str, Any], field: str, *, nonempty: bool = False) -> None:

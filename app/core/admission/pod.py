@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.admission.decode import BadReview
+from app.core.credentials.serviceaccount import DEFAULT
 
 
 @dataclass(slots=True)
@@ -29,6 +30,8 @@ class PodView:
     containers: tuple[Container, ...]
     pull_secrets: tuple[str, ...]
     has_pull_secrets: bool
+    service_account: str = DEFAULT
+    ephemeral: tuple[Container, ...] = ()
 
 
 def read_pod(obj: Any, namespace: str = "") -> PodView:
@@ -48,6 +51,11 @@ def read_pod(obj: Any, namespace: str = "") -> PodView:
     containers: list[Container] = []
     for field in ("initContainers", "containers"):
         containers.extend(_containers(spec, field))
+    # The API server's ServiceAccount admission has set the name before any webhook runs;
+    # `serviceAccount` is its deprecated alias, which a pod read from a file may still use.
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or DEFAULT
+    if not isinstance(account, str):
+        raise BadReview("spec.serviceAccountName must be a string")
     secrets = spec.get("imagePullSecrets")
     if secrets is not None and not isinstance(secrets, list):
         raise BadReview("spec.imagePullSecrets must be a list")
@@ -65,6 +73,8 @@ def read_pod(obj: Any, namespace: str = "") -> PodView:
         containers=tuple(containers),
         pull_secrets=tuple(names),
         has_pull_secrets=secrets is not None,
+        service_account=account,
+        ephemeral=tuple(_containers(spec, "ephemeralContainers")),
     )
 
 

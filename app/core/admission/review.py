@@ -20,10 +20,12 @@ class Request(TypedDict):
     uid: str
     kind: GroupVersionKind
     operation: str
+    subResource: NotRequired[str]
     namespace: NotRequired[str]
     name: NotRequired[str]
     dryRun: NotRequired[bool]
     object: NotRequired[dict[str, Any] | None]
+    oldObject: NotRequired[dict[str, Any] | None]
 
 
 class PatchOperation(TypedDict):

@@ -18,27 +18,26 @@ from app.core.admission.pod import PodView, read_pod
 from app.core.admission.review import Request
 from app.core.credentials.credential import (
     CREDENTIAL_TYPES,
-    Credential,
     NamespaceInfo,
     credential_from_secret,
     namespace_from_object,
 )
 from app.core.credentials.dockercfg import BadDockerConfig
+from app.core.credentials.serviceaccount import service_account_from_object
 from app.shell.cli.serve import scope_settings
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.client import api_client, call_json
 from app.shell.cluster.index import Index
-from app.shell.cluster.objects import BadInput, load_objects, read_documents
+from app.shell.cluster.objects import BadInput, Objects, load_objects, read_documents
 
 
 def explain(args: argparse.Namespace) -> int:
     pod_object, pod = _read_pod(args.pod)
-    index = Index(scope_settings(args))
-    namespaces, credentials = _objects(args)
-    index.replace_namespaces(namespaces)
-    for credential in credentials:
-        index.put_credential(credential)
-    if pod.namespace not in {n.name for n in namespaces}:
+    # A preview: a ServiceAccount that is not there yet counts as an ordinary one.
+    index = Index(scope_settings(args), fixed=True)
+    objects = _objects(args)
+    objects.fill(index)
+    if pod.namespace not in {n.name for n in objects.namespaces}:
         index.put_namespace(NamespaceInfo(pod.namespace, {labels.INJECT: labels.ENABLED}))
     report = build_report(pod_object, pod, index)
     if args.output == "json":
@@ -118,7 +117,7 @@ def _read_pod(path: str) -> tuple[dict[str, Any], PodView]:
         raise UsageError(f"pullpass explain: {path}: {error}") from None
 
 
-def _objects(args: argparse.Namespace) -> tuple[list[NamespaceInfo], list[Credential]]:
+def _objects(args: argparse.Namespace) -> Objects:
     if args.objects:
         try:
             return load_objects(args.objects)
@@ -127,11 +126,13 @@ def _objects(args: argparse.Namespace) -> tuple[list[NamespaceInfo], list[Creden
     return _from_cluster(args.kubeconfig)
 
 
-def _from_cluster(kubeconfig: str | None) -> tuple[list[NamespaceInfo], list[Credential]]:
+def _from_cluster(kubeconfig: str | None) -> Objects:
     core = client.CoreV1Api(api_client(kubeconfig))
     try:
         raw = call_json(core.list_namespace)
         namespaces = [namespace_from_object(o) for o in raw["items"]]
+        raw = call_json(core.list_service_account_for_all_namespaces)
+        accounts = [service_account_from_object(o) for o in raw["items"]]
         credentials = []
         for secret_type in CREDENTIAL_TYPES:
             raw = call_json(
@@ -147,4 +148,4 @@ def _from_cluster(kubeconfig: str | None) -> tuple[list[NamespaceInfo], list[Cre
     except (client.ApiException, OSError) as error:
         reason = getattr(error, "reason", None) or type(error).__name__
         raise UsageError(f"pullpass explain: cannot read the cluster: {reason}") from None
-    return namespaces, credentials
+    return Objects(namespaces, credentials, accounts)

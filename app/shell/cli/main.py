@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--objects",
         action="append",
         metavar="FILE",
-        help="serve from Namespaces and Secrets in FILE instead of a cluster (repeatable)",
+        help="serve from the Namespaces, Secrets and ServiceAccounts in FILE (repeatable)",
     )
     _scope_options(serve)
     _option(
@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--objects",
         action="append",
         metavar="FILE",
-        help="Namespaces and Secrets to use instead of the cluster (repeatable)",
+        help="Namespaces, Secrets and ServiceAccounts to use instead of the cluster (repeatable)",
     )
     _option(explain, "--kubeconfig", help="kubeconfig file when reading the cluster")
     _scope_options(explain)

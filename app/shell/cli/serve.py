@@ -65,7 +65,7 @@ def serve(args: argparse.Namespace) -> int:
         tls = ReloadingContext(args.cert_file, args.key_file)
     except (OSError, ValueError) as error:
         raise UsageError(f"pullpass serve: cannot load the serving certificate: {error}") from None
-    index = Index(scope_settings(args))
+    index = Index(scope_settings(args), fixed=api is None)
     ready: Callable[[], Readiness]
     feed = None
     if api is None:
@@ -100,14 +100,12 @@ def serve(args: argparse.Namespace) -> int:
 
 def _load_objects(paths: list[str], index: Index) -> None:
     try:
-        namespaces, credentials = load_objects(paths)
+        objects = load_objects(paths)
     except BadInput as error:
         raise UsageError(f"pullpass serve: {error}") from None
-    index.replace_namespaces(namespaces)
-    for credential in credentials:
-        index.put_credential(credential)
-    metrics.INDEX_NAMESPACES.set(len(namespaces))
-    metrics.INDEX_CREDENTIALS.set(len(credentials))
+    objects.fill(index)
+    metrics.INDEX_NAMESPACES.set(len(objects.namespaces))
+    metrics.INDEX_CREDENTIALS.set(len(objects.credentials))
 
 
 def _self_managed_certs(args: argparse.Namespace, api: ApiClient) -> SelfManagedCerts:

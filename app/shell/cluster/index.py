@@ -1,4 +1,5 @@
-"""The in-memory index of Namespaces and registry credentials, and the match tables built on it.
+"""The in-memory index of Namespaces, registry credentials and ServiceAccounts, and the match
+tables built on it.
 
 Watch threads write; the event loop reads. Writers take a lock and drop the derived tables;
 readers find a ready table without locking on the hot path.
@@ -10,11 +11,17 @@ from collections.abc import Iterable
 from app.core.credentials.credential import Credential, NamespaceInfo
 from app.core.credentials.match import MatchTable
 from app.core.credentials.scope import Resolution, Scoped, ScopeSettings, resolve, source_scope
+from app.core.credentials.serviceaccount import ServiceAccountInfo, ordinary
 
 
 class Index:
-    def __init__(self, settings: ScopeSettings) -> None:
+    """`fixed`: fed once from files, not by watches, so a ServiceAccount it lacks is an ordinary
+    one; a watched index instead answers None for one it has not seen yet."""
+
+    def __init__(self, settings: ScopeSettings, *, fixed: bool = False) -> None:
         self.settings = settings
+        self.fixed = fixed
+        self._accounts: dict[tuple[str, str], ServiceAccountInfo] = {}
         self._lock = threading.Lock()
         self._namespaces: dict[str, NamespaceInfo] = {}
         self._secrets: dict[str, dict[str, Credential]] = {}
@@ -94,6 +101,20 @@ class Index:
             self._held[group] = fresh
             self._changed()
 
+    def put_service_account(self, account: ServiceAccountInfo) -> None:
+        # ServiceAccounts change no match table: no table is dropped, no listener woken.
+        with self._lock:
+            self._accounts[account.namespace, account.name] = account
+
+    def delete_service_account(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._accounts.pop((namespace, name), None)
+
+    def replace_service_accounts(self, accounts: Iterable[ServiceAccountInfo]) -> None:
+        fresh = {(a.namespace, a.name): a for a in accounts}
+        with self._lock:
+            self._accounts = fresh
+
     def subscribe(self) -> threading.Event:
         """An event set on every change, for the replicator to wake up on."""
         event = threading.Event()
@@ -132,6 +153,12 @@ class Index:
                 ]
                 table = self._anywhere = MatchTable(every)
         return table
+
+    def service_account(self, namespace: str, name: str) -> ServiceAccountInfo | None:
+        account = self._accounts.get((namespace, name))
+        if account is None and self.fixed:
+            return ordinary(namespace, name)
+        return account
 
     def resolution(self, namespace: NamespaceInfo) -> Resolution:
         with self._lock:

@@ -1,10 +1,11 @@
-"""Namespaces and Secrets read from files, as `kubectl get -o yaml` prints them.
+"""Namespaces, Secrets and ServiceAccounts read from files, as `kubectl get -o yaml` prints them.
 
 Used by `explain` and `serve --objects`, so both answer from the same fixed set of objects that a
 cluster would otherwise provide.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from app.core.credentials.credential import (
     namespace_from_object,
 )
 from app.core.credentials.dockercfg import BadDockerConfig
+from app.core.credentials.serviceaccount import ServiceAccountInfo, service_account_from_object
+from app.shell.cluster.index import Index
 
 
 class BadInput(ValueError):
@@ -61,16 +64,35 @@ def _flatten(path: str, documents: list[Any]) -> Iterator[dict[str, Any]]:
             yield document
 
 
-def load_objects(paths: list[str]) -> tuple[list[NamespaceInfo], list[Credential]]:
-    """Namespaces and registry credentials from files; other kinds are passed over."""
-    namespaces: list[NamespaceInfo] = []
-    credentials: list[Credential] = []
+@dataclass
+class Objects:
+    """What an index holds, from files or one listing of a cluster."""
+
+    namespaces: list[NamespaceInfo] = field(default_factory=list)
+    credentials: list[Credential] = field(default_factory=list)
+    service_accounts: list[ServiceAccountInfo] = field(default_factory=list)
+
+    def fill(self, index: Index) -> None:
+        """Load an index that no watch feeds (made with `fixed=True`)."""
+        index.replace_namespaces(self.namespaces)
+        for credential in self.credentials:
+            index.put_credential(credential)
+        index.replace_service_accounts(self.service_accounts)
+
+
+def load_objects(paths: list[str]) -> Objects:
+    """Namespaces, registry credentials and ServiceAccounts from files; other kinds are passed
+    over."""
+    found = Objects()
     for path in paths:
         for obj in read_documents(path):
             kind = obj.get("kind")
             name = _name(path, obj)
             if kind == "Namespace":
-                namespaces.append(namespace_from_object(obj))
+                found.namespaces.append(namespace_from_object(obj))
+            elif kind == "ServiceAccount":
+                obj["metadata"].setdefault("namespace", "default")
+                found.service_accounts.append(service_account_from_object(obj))
             elif kind == "Secret":
                 obj.setdefault("metadata", {}).setdefault("namespace", "default")
                 try:
@@ -78,8 +100,8 @@ def load_objects(paths: list[str]) -> tuple[list[NamespaceInfo], list[Credential
                 except BadDockerConfig as error:
                     raise BadInput(f"{path}: Secret {name}: {error}") from None
                 if credential is not None:
-                    credentials.append(credential)
-    return namespaces, credentials
+                    found.credentials.append(credential)
+    return found
 
 
 def _name(path: str, obj: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from app.core.credentials.credential import (
 )
 from app.core.credentials.dockercfg import BadDockerConfig
 from app.core.credentials.scope import claims_scope
+from app.core.credentials.serviceaccount import service_account_from_object
 from app.core.readiness import Readiness, WatchState, readiness
 from app.core.retry import retry_delay
 from app.shell.cluster.index import Index
@@ -212,6 +213,12 @@ class Feed:
                 partial(_metadata_only, secrets, field_selector=OTHER_TYPES),
                 self._names,
             ),
+            # Which pull secrets a strict ServiceAccount allows (admission must respect it).
+            Watcher(
+                "serviceaccounts",
+                partial(core.list_service_account_for_all_namespaces, _preload_content=False),
+                self._service_account,
+            ),
         ]
 
     def start(self) -> None:
@@ -237,6 +244,14 @@ class Feed:
         else:
             self.index.put_namespace(namespace_from_object(obj))
         self._sizes()
+
+    def _service_account(self, kind: str, obj: Any) -> None:
+        if kind == "LIST":
+            self.index.replace_service_accounts(service_account_from_object(o) for o in obj)
+        elif kind == "DELETED":
+            self.index.delete_service_account(*_key(obj))
+        else:
+            self.index.put_service_account(service_account_from_object(obj))
 
     def _names(self, kind: str, obj: Any) -> None:
         self._hold(OTHER, kind, obj)
