@@ -47,7 +47,9 @@ class _Server(uvicorn.Server):
 
 def scope_settings(args: argparse.Namespace) -> ScopeSettings:
     namespace = args.credentials_namespace or (
-        "default" if getattr(args, "objects", None) else own_namespace(args.kubeconfig)
+        "default"
+        if getattr(args, "objects", None)
+        else own_namespace(args.kubeconfig, getattr(args, "context", None))
     )
     return ScopeSettings(credentials_namespace=namespace, project_label=args.project_label)
 

@@ -1,10 +1,11 @@
 """Namespaces and Secrets read from files, as `kubectl get -o yaml` prints them.
 
-Used by `explain` and `serve --objects`, so both answer from the same fixed set of objects that a
-cluster would otherwise provide.
+Used by `explain`, `audit` and `serve --objects`, so all answer from the same fixed set of objects
+that a cluster would otherwise provide.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +62,34 @@ def _flatten(path: str, documents: list[Any]) -> Iterator[dict[str, Any]]:
             yield document
 
 
+@dataclass(slots=True)
+class Snapshot:
+    """What a cluster holds, from files or from lists: `others` pairs each object with its origin.
+
+    `others` may be a generator, so a big cluster's Pods stream through once, never all in memory.
+    """
+
+    namespaces: list[NamespaceInfo]
+    credentials: list[Credential]
+    others: Iterable[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
 def load_objects(paths: list[str]) -> tuple[list[NamespaceInfo], list[Credential]]:
     """Namespaces and registry credentials from files; other kinds are passed over."""
-    namespaces: list[NamespaceInfo] = []
-    credentials: list[Credential] = []
+    snapshot = load_snapshot(paths)
+    return snapshot.namespaces, snapshot.credentials
+
+
+def load_snapshot(paths: list[str]) -> Snapshot:
+    """Namespaces and registry credentials from files, and every other object with its file."""
+    snapshot = Snapshot([], [], [])
+    others: list[tuple[str, dict[str, Any]]] = []
     for path in paths:
         for obj in read_documents(path):
             kind = obj.get("kind")
             name = _name(path, obj)
             if kind == "Namespace":
-                namespaces.append(namespace_from_object(obj))
+                snapshot.namespaces.append(namespace_from_object(obj))
             elif kind == "Secret":
                 obj.setdefault("metadata", {}).setdefault("namespace", "default")
                 try:
@@ -78,8 +97,11 @@ def load_objects(paths: list[str]) -> tuple[list[NamespaceInfo], list[Credential
                 except BadDockerConfig as error:
                     raise BadInput(f"{path}: Secret {name}: {error}") from None
                 if credential is not None:
-                    credentials.append(credential)
-    return namespaces, credentials
+                    snapshot.credentials.append(credential)
+            else:
+                others.append((path, obj))
+    snapshot.others = others
+    return snapshot
 
 
 def _name(path: str, obj: dict[str, Any]) -> str:
