@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.render import ToolMissing, helm_binary, tools_bin
+from tests.packaging.render import ToolMissing, helm_binary, promtool_binary, tools_bin
 
 
 @pytest.fixture(scope="session")
@@ -22,5 +22,13 @@ def tools(helm_path: str) -> Path:
     # Depends on helm_path so the two installs never compete for the two cores at once.
     try:
         return tools_bin()
+    except ToolMissing as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def promtool_path(helm_path: str) -> str:
+    try:
+        return promtool_binary()
     except ToolMissing as error:
         pytest.fail(str(error), pytrace=False)

@@ -90,6 +90,7 @@ def serve(args: argparse.Namespace) -> int:
             "source": "objects" if args.objects else "cluster",
         },
     )
+    metrics.READY.set_function(lambda: float(ready()))
     raise_open_files_limit()
     # uvloop's event loop and TLS transport roughly double the reviews per second on one core.
     uvloop.run(_run(args, index, tls, ready))
