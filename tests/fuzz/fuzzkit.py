@@ -21,7 +21,7 @@ from app.core.admission.decode import BadReview, decode
 from app.core.admission.handle import handle
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster.index import Index
-from app.shell.cluster.objects import load_objects
+from app.shell.cluster.objects import load_snapshot
 from app.shell.telemetry import metrics
 from app.shell.web.server import review_bytes
 
@@ -60,7 +60,7 @@ def build_index(tmp: Path) -> Index:
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": OBJECTS}))
     settings = ScopeSettings(credentials_namespace="creds", project_label="pullpass.io/project")
     index = Index(settings, fixed=True)
-    load_objects([str(path)]).fill(index)
+    load_snapshot([str(path)]).fill(index)
     return index
 
 

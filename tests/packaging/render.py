@@ -77,6 +77,17 @@ def helm_binary() -> str:
 
 
 @functools.cache
+def promtool_binary() -> str:
+    """The pinned promtool, built and cached by scripts/promtool."""
+    path = Path(_last_line("promtool", "promtool"))
+    if not path.is_file():
+        raise ToolMissing(
+            f"promtool is missing: scripts/promtool printed {path}, which does not exist"
+        )
+    return str(path)
+
+
+@functools.cache
 def tools_bin() -> Path:
     """The bin directory holding the pinned checkov and hadolint (scripts/tools)."""
     path = Path(_last_line("tools", "checkov/hadolint"))

@@ -9,36 +9,23 @@ import sys
 from typing import Any
 
 import orjson
-from kubernetes import client
 
 from app.core import labels
 from app.core.admission.decode import BadReview
 from app.core.admission.handle import handle
 from app.core.admission.pod import PodView, read_pod
 from app.core.admission.review import Request
-from app.core.credentials.credential import (
-    CREDENTIAL_TYPES,
-    NamespaceInfo,
-    credential_from_secret,
-    namespace_from_object,
-)
-from app.core.credentials.dockercfg import BadDockerConfig
-from app.core.credentials.serviceaccount import service_account_from_object
-from app.shell.cli.serve import scope_settings
+from app.shell.cli.sources import build_index, load
 from app.shell.cli.usage import UsageError
-from app.shell.cluster.client import api_client, call_json
 from app.shell.cluster.index import Index
-from app.shell.cluster.objects import BadInput, Objects, load_objects, read_documents
+from app.shell.cluster.objects import BadInput, read_documents
 
 
 def explain(args: argparse.Namespace) -> int:
-    pod_object, pod = _read_pod(args.pod)
-    # A preview: a ServiceAccount that is not there yet counts as an ordinary one.
-    index = Index(scope_settings(args), fixed=True)
-    objects = _objects(args)
-    objects.fill(index)
-    if pod.namespace not in {n.name for n in objects.namespaces}:
-        index.put_namespace(NamespaceInfo(pod.namespace, {labels.INJECT: labels.ENABLED}))
+    pod_object, pod = _read_pod(args.pod, args.namespace or "default")
+    snapshot = load(args, "explain")
+    absent = pod.namespace not in {n.name for n in snapshot.namespaces}
+    index = build_index(args, snapshot, [pod.namespace] if absent else [])
     report = build_report(pod_object, pod, index)
     if args.output == "json":
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -103,7 +90,7 @@ def render_text(report: dict[str, Any], pod: PodView, index: Index) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read_pod(path: str) -> tuple[dict[str, Any], PodView]:
+def _read_pod(path: str, namespace: str) -> tuple[dict[str, Any], PodView]:
     try:
         documents = read_documents(path)
     except BadInput as error:
@@ -112,40 +99,6 @@ def _read_pod(path: str) -> tuple[dict[str, Any], PodView]:
     if len(pods) != 1:
         raise UsageError(f"pullpass explain: {path}: expected one Pod, found {len(pods)}")
     try:
-        return pods[0], read_pod(pods[0], "default")
+        return pods[0], read_pod(pods[0], namespace)
     except BadReview as error:
         raise UsageError(f"pullpass explain: {path}: {error}") from None
-
-
-def _objects(args: argparse.Namespace) -> Objects:
-    if args.objects:
-        try:
-            return load_objects(args.objects)
-        except BadInput as error:
-            raise UsageError(f"pullpass explain: {error}") from None
-    return _from_cluster(args.kubeconfig)
-
-
-def _from_cluster(kubeconfig: str | None) -> Objects:
-    core = client.CoreV1Api(api_client(kubeconfig))
-    try:
-        raw = call_json(core.list_namespace)
-        namespaces = [namespace_from_object(o) for o in raw["items"]]
-        raw = call_json(core.list_service_account_for_all_namespaces)
-        accounts = [service_account_from_object(o) for o in raw["items"]]
-        credentials = []
-        for secret_type in CREDENTIAL_TYPES:
-            raw = call_json(
-                core.list_secret_for_all_namespaces, field_selector=f"type={secret_type}"
-            )
-            for obj in raw["items"]:
-                try:
-                    credential = credential_from_secret(obj)
-                except BadDockerConfig:
-                    continue
-                if credential is not None:
-                    credentials.append(credential)
-    except (client.ApiException, OSError) as error:
-        reason = getattr(error, "reason", None) or type(error).__name__
-        raise UsageError(f"pullpass explain: cannot read the cluster: {reason}") from None
-    return Objects(namespaces, credentials, accounts)

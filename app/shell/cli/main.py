@@ -8,6 +8,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any, NoReturn
 
 from app.core import labels
@@ -15,6 +17,7 @@ from app.shell.cli.usage import UsageError
 from app.shell.cluster.errors import ClusterConfigError
 
 EXIT_USAGE = 2
+PLUGIN = "kubectl-pullpass"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,7 +88,10 @@ def _hosts(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pullpass", description="Registry credentials for every Pod.")
+    # As a kubectl plugin (kubectl-pullpass), usage reads as the command the user typed.
+    prog = "kubectl pullpass" if Path(sys.argv[0]).name == PLUGIN else "pullpass"
+    parser = _Parser(prog=prog, description="Registry credentials for every Pod.")
+    parser.add_argument("--version", action="version", version=f"pullpass {version('pullpass')}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = commands.add_parser("serve", help="run the admission webhook")
@@ -141,16 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="show what the webhook would add to a pod")
     explain.add_argument("--pod", required=True, metavar="FILE", help="the Pod, YAML or JSON")
-    _option(
-        explain,
-        "--objects",
+    explain.add_argument("-n", "--namespace", help="the Pod's namespace when its file names none")
+    _source_options(explain, "Namespaces, Secrets and ServiceAccounts")
+
+    audit = commands.add_parser("audit", help="show what pullpass would change in namespaces")
+    audit.add_argument(
+        "-n",
+        "--namespace",
         action="append",
-        metavar="FILE",
-        help="Namespaces, Secrets and ServiceAccounts to use instead of the cluster (repeatable)",
+        metavar="NS",
+        help="audit NS even if not enabled (repeatable); default: every enabled namespace",
     )
-    _option(explain, "--kubeconfig", help="kubeconfig file when reading the cluster")
-    _scope_options(explain)
-    explain.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    _source_options(audit, "Namespaces, Secrets, ServiceAccounts, Pods and workloads")
 
     certs = commands.add_parser("certs", help="make a CA and a serving certificate")
     certs.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
@@ -159,6 +167,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     certs.add_argument("--days", type=int, default=365, help="serving certificate lifetime")
     return parser
+
+
+def _source_options(parser: argparse.ArgumentParser, objects: str) -> None:
+    """Files or a cluster (kubectl's `--kubeconfig` and `--context`), scope flags, output."""
+    _option(
+        parser,
+        "--objects",
+        action="append",
+        metavar="FILE",
+        help=f"{objects} to use instead of the cluster (repeatable)",
+    )
+    _option(parser, "--kubeconfig", help="kubeconfig file when reading the cluster")
+    parser.add_argument("--context", help="kubeconfig context when reading the cluster")
+    _scope_options(parser)
+    parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
 
 
 def _scope_options(parser: argparse.ArgumentParser) -> None:
@@ -202,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.shell.cli.explain import explain
 
             return explain(args)
+        if args.command == "audit":
+            from app.shell.cli.audit import audit
+
+            return audit(args)
         from app.shell.cli.certs import certs
 
         return certs(args)

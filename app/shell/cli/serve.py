@@ -21,7 +21,7 @@ from app.shell.cli.usage import UsageError
 from app.shell.cluster.client import api_client, own_namespace
 from app.shell.cluster.index import Index
 from app.shell.cluster.leader import Elector
-from app.shell.cluster.objects import BadInput, load_objects
+from app.shell.cluster.objects import BadInput, load_snapshot
 from app.shell.cluster.replicator import Replicator
 from app.shell.cluster.selfcert import SelfManagedCerts
 from app.shell.cluster.watch import Feed
@@ -48,7 +48,9 @@ class _Server(uvicorn.Server):
 
 def scope_settings(args: argparse.Namespace) -> ScopeSettings:
     namespace = args.credentials_namespace or (
-        "default" if getattr(args, "objects", None) else own_namespace(args.kubeconfig)
+        "default"
+        if getattr(args, "objects", None)
+        else own_namespace(args.kubeconfig, getattr(args, "context", None))
     )
     return ScopeSettings(credentials_namespace=namespace, project_label=args.project_label)
 
@@ -90,6 +92,7 @@ def serve(args: argparse.Namespace) -> int:
             "source": "objects" if args.objects else "cluster",
         },
     )
+    metrics.READY.set_function(lambda: float(ready().ready))
     raise_open_files_limit()
     # uvloop's event loop and TLS transport roughly double the reviews per second on one core.
     uvloop.run(_run(args, index, tls, ready))
@@ -100,7 +103,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def _load_objects(paths: list[str], index: Index) -> None:
     try:
-        objects = load_objects(paths)
+        objects = load_snapshot(paths)
     except BadInput as error:
         raise UsageError(f"pullpass serve: {error}") from None
     objects.fill(index)

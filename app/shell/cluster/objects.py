@@ -1,10 +1,10 @@
 """Namespaces, Secrets and ServiceAccounts read from files, as `kubectl get -o yaml` prints them.
 
-Used by `explain` and `serve --objects`, so both answer from the same fixed set of objects that a
-cluster would otherwise provide.
+Used by `explain`, `audit` and `serve --objects`, so all answer from the same fixed set of objects
+that a cluster would otherwise provide.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,13 +64,17 @@ def _flatten(path: str, documents: list[Any]) -> Iterator[dict[str, Any]]:
             yield document
 
 
-@dataclass
-class Objects:
-    """What an index holds, from files or one listing of a cluster."""
+@dataclass(slots=True)
+class Snapshot:
+    """What a cluster holds, from files or from lists: `others` pairs each object with its origin.
+
+    `others` may be a generator, so a big cluster's Pods stream through once, never all in memory.
+    """
 
     namespaces: list[NamespaceInfo] = field(default_factory=list)
     credentials: list[Credential] = field(default_factory=list)
     service_accounts: list[ServiceAccountInfo] = field(default_factory=list)
+    others: Iterable[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def fill(self, index: Index) -> None:
         """Load an index that no watch feeds (made with `fixed=True`)."""
@@ -80,19 +84,20 @@ class Objects:
         index.replace_service_accounts(self.service_accounts)
 
 
-def load_objects(paths: list[str]) -> Objects:
-    """Namespaces, registry credentials and ServiceAccounts from files; other kinds are passed
-    over."""
-    found = Objects()
+def load_snapshot(paths: list[str]) -> Snapshot:
+    """Namespaces, registry credentials and ServiceAccounts from files, and every other object
+    with its file."""
+    snapshot = Snapshot()
+    others: list[tuple[str, dict[str, Any]]] = []
     for path in paths:
         for obj in read_documents(path):
             kind = obj.get("kind")
             name = _name(path, obj)
             if kind == "Namespace":
-                found.namespaces.append(namespace_from_object(obj))
+                snapshot.namespaces.append(namespace_from_object(obj))
             elif kind == "ServiceAccount":
                 obj["metadata"].setdefault("namespace", "default")
-                found.service_accounts.append(service_account_from_object(obj))
+                snapshot.service_accounts.append(service_account_from_object(obj))
             elif kind == "Secret":
                 obj.setdefault("metadata", {}).setdefault("namespace", "default")
                 try:
@@ -100,8 +105,11 @@ def load_objects(paths: list[str]) -> Objects:
                 except BadDockerConfig as error:
                     raise BadInput(f"{path}: Secret {name}: {error}") from None
                 if credential is not None:
-                    found.credentials.append(credential)
-    return found
+                    snapshot.credentials.append(credential)
+            else:
+                others.append((path, obj))
+    snapshot.others = others
+    return snapshot
 
 
 def _name(path: str, obj: dict[str, Any]) -> str:

@@ -48,3 +48,8 @@ REPLICATION_SECONDS = Histogram(
 REPLICATION_ERRORS = Counter(
     "pullpass_replication_errors_total", "Failed writes of copies, by action.", ["action"]
 )
+READY = Gauge("pullpass_ready", "1 while /readyz answers 200 (the first full list is in).")
+CERT_EXPIRY = Gauge(
+    "pullpass_certificate_expiry_timestamp_seconds",
+    "When the serving certificate in use expires (Unix time), for alerting before it does.",
+)

@@ -8,6 +8,9 @@ import asyncio
 import logging
 import os
 import ssl
+from pathlib import Path
+
+from cryptography import x509
 
 from app.shell.telemetry import metrics
 
@@ -21,6 +24,7 @@ class ReloadingContext:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.context.load_cert_chain(cert_file, key_file)
+        self._record_expiry()
         self._stamp = self._read_stamp()
         self._refused: tuple[float, float, int, int] | None = None
 
@@ -47,9 +51,18 @@ class ReloadingContext:
             )
             return False
         self._stamp = stamp
+        self._record_expiry()
         metrics.CERT_RELOADS.labels("ok").inc()
         log.info("certificate reloaded", extra={"cert_file": self.cert_file})
         return True
+
+    def _record_expiry(self) -> None:
+        """The leaf's notAfter, from the file the context just loaded (the chain's first PEM)."""
+        try:
+            leaf = x509.load_pem_x509_certificate(Path(self.cert_file).read_bytes())
+        except (OSError, ValueError):
+            return  # the context loaded it a moment ago; a file swapped since is read next reload
+        metrics.CERT_EXPIRY.set(leaf.not_valid_after_utc.timestamp())
 
     async def watch(self, interval: float = 1.0) -> None:
         while True:

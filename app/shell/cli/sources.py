@@ -1,0 +1,62 @@
+"""Where `explain` and `audit` get the cluster from: `--objects` files or the live cluster.
+
+Both build the same index the webhook serves from, so their answers are the webhook's.
+"""
+
+import argparse
+import contextlib
+from collections.abc import Iterable, Iterator
+
+import urllib3
+from kubernetes import client
+
+from app.core import labels
+from app.core.credentials.credential import NamespaceInfo
+from app.shell.cli.serve import scope_settings
+from app.shell.cli.usage import UsageError
+from app.shell.cluster.client import api_client
+from app.shell.cluster.index import Index
+from app.shell.cluster.listing import read_scope
+from app.shell.cluster.objects import BadInput, Snapshot, load_snapshot
+
+
+def load(args: argparse.Namespace, command: str) -> Snapshot:
+    """The `--objects` files, else the cluster's Namespaces, credentials and ServiceAccounts."""
+    if args.objects:
+        try:
+            return load_snapshot(args.objects)
+        except BadInput as error:
+            raise UsageError(f"pullpass {command}: {error}") from None
+    with reading_cluster(command):
+        return read_scope(cluster(args))
+
+
+def cluster(args: argparse.Namespace) -> client.ApiClient:
+    return api_client(args.kubeconfig, getattr(args, "context", None))
+
+
+@contextlib.contextmanager
+def reading_cluster(command: str) -> Iterator[None]:
+    """A cluster that cannot be read is a one-line error, whenever a lazy list fails."""
+    try:
+        yield
+    except (client.ApiException, OSError, urllib3.exceptions.HTTPError) as error:
+        reason = getattr(error, "reason", None) or type(error).__name__
+        raise UsageError(f"pullpass {command}: cannot read the cluster: {reason}") from None
+
+
+def build_index(args: argparse.Namespace, snapshot: Snapshot, enable: Iterable[str]) -> Index:
+    """The webhook's index over the snapshot, with the namespaces in `enable` counted as enabled.
+
+    Only the enabled label changes: a namespace keeps its project, so it is judged as it would
+    be once labelled.
+    """
+    # A preview: a ServiceAccount that is not there yet counts as an ordinary one.
+    index = Index(scope_settings(args), fixed=True)
+    snapshot.fill(index)
+    known = {n.name: n for n in snapshot.namespaces}
+    for name in enable:
+        old = known.get(name)
+        new_labels = {**(old.labels if old else {}), labels.INJECT: labels.ENABLED}
+        index.put_namespace(NamespaceInfo(name, new_labels))
+    return index
