@@ -317,7 +317,10 @@ def test_strategy_reaches_patches(index: Index) -> None:
     """Enough generated shapes must be patched, or the fuzzer only tests the 400 path."""
     seen = {"patch": 0, "400": 0, "200": 0}
 
-    @settings(max_examples=300, derandomize=True, **SETTINGS)  # a fixed sample: no flaky count
+    # derandomize fixes the seed, but Hypothesis also draws on constants of the modules already
+    # imported, so the sample shifts with what ran before: 600 examples keep both counts clear
+    # of their floors in any order (300 gave 17-39 reviews answered 400).
+    @settings(max_examples=600, derandomize=True, **SETTINGS)
     @given(body=reviews())
     def run(body: dict[str, Any]) -> None:
         status, answer = check_body(encode(body), index)
@@ -326,7 +329,7 @@ def test_strategy_reaches_patches(index: Index) -> None:
             seen["patch"] += 1
 
     run()
-    assert seen["patch"] >= 10, seen  # 17-25 seen on this sample; 0 would mean no patch checks
+    assert seen["patch"] >= 10, seen  # 0 would mean no patch checks
     assert seen["400"] >= 20, seen
 
 

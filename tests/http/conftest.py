@@ -2,37 +2,15 @@
 
 import json
 import os
-import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from objects_fixture import OBJECTS
 from support import free_port, serving
 
-PULLPASS = [sys.executable, "-m", "app"]
-
-
-class Server:
-    def __init__(
-        self, base: str, metrics: str, ca: Path, log: Path, process: subprocess.Popen[bytes]
-    ):
-        self.base = base
-        self.metrics = metrics
-        self.log = log
-        self.process = process
-        self.client = httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=10)
-
-    def post(self, body: bytes | dict[str, Any], **kw: Any) -> httpx.Response:
-        content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self.client.post(f"{self.base}/mutate", content=content, **kw)
-
-    def logs(self) -> str:
-        return self.log.read_text()
+from tests.http.serving import PULLPASS, Server
 
 
 @pytest.fixture(scope="session")

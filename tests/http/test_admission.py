@@ -6,8 +6,9 @@ from typing import Any
 
 import jsonpatch
 import pytest
-from conftest import Server
 from support import pod, review
+
+from tests.http.serving import Server
 
 
 def admit(server: Server, obj: dict[str, Any] | None, **kw: Any) -> dict[str, Any]:

@@ -4,10 +4,11 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import pod, review
+
+from tests.http.serving import Server
 
 
 def valid() -> dict[str, Any]:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import PULLPASS
 from support import free_port, pod, review, wait_for
+
+from tests.http.serving import PULLPASS
 
 BODY = review(pod("team-a", "quay.io/x/y"))
 

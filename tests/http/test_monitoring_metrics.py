@@ -18,7 +18,7 @@ from cryptography import x509
 from tests.packaging.render import CHART, one, render
 
 if TYPE_CHECKING:  # the fixture's type only: `conftest` names another module in a mixed run
-    from conftest import Server
+    from tests.http.serving import Server
 
 KEYWORDS = frozenset(
     {

@@ -6,9 +6,10 @@ import ssl
 
 import httpx
 import pytest
-from conftest import Server
 from objects_fixture import PASSWORDS
 from support import pod, review
+
+from tests.http.serving import Server
 
 
 def test_health_and_readiness(server: Server) -> None:
