@@ -242,19 +242,28 @@ class ControlPlane:
         """Start everything and wait until pods can be created; stops everything on failure."""
         try:
             self.start_api()
-            self.controller_manager.start()
-            self.controller_manager.wait_until(
-                self._kcm_healthy, self.start_timeout, "healthy on /healthz"
-            )
-            self.controller_manager.wait_until(
-                self._default_service_account,
-                self.start_timeout,
-                "creating the default ServiceAccount",
-            )
+            self.start_controller_manager()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def start_controller_manager(self) -> None:
+        """Start it and wait until it makes ServiceAccounts, so namespaces can hold pods."""
+        self.controller_manager.start()
+        self.controller_manager.wait_until(
+            self._kcm_healthy, self.start_timeout, "healthy on /healthz"
+        )
+        self.controller_manager.wait_until(
+            self._default_service_account,
+            self.start_timeout,
+            "creating the default ServiceAccount",
+        )
+
+    def restart_controller_manager(self) -> None:
+        """After an API outage its informers back off for up to half a minute: start afresh."""
+        self.controller_manager.stop()
+        self.start_controller_manager()
 
     def start_api(self) -> None:
         """etcd then kube-apiserver, same data dir and ports as before; waits for /readyz."""

@@ -118,3 +118,5 @@ def test_apiserver_sigkill_outage(
         return pull_secrets(apply_pod(kubectl, pod_manifest(ns, unique("p"), img)))
 
     eventually(lambda: stored(later, image) == ["fresh"], 10, "the new namespace")
+    # The session's later tests need a controller-manager that is not still backing off.
+    control_plane.restart_controller_manager()
