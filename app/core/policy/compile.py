@@ -1,0 +1,61 @@
+"""Scoped credentials compiled to what CEL can evaluate: the parameter objects' entries (pure).
+
+Each registry key becomes the keyring's view of it (`parse_key`): an anchored RE2 regex of its
+host (one glob per label, `glob_regex`), its port, its path prefix, and whether it is a Docker
+Hub key that serves Docker Hub images when no key matched directly. Keys the kubelet could never
+match (unparsable, or a label that is a bad pattern) are left out, as the kubelet skips them.
+Only key structure is kept: no credential data can reach a parameter object.
+"""
+
+from collections.abc import Iterable
+from typing import TypedDict
+
+from app.core.credentials.scope import Scoped
+from app.core.images.keyring import RegistryKey, parse_key
+from app.core.policy.glob_regex import NeverMatches, host_regex
+
+
+class CompiledKey(TypedDict):
+    host: str
+    port: str
+    path: str
+    dockerHub: bool
+
+
+class Entry(TypedDict):
+    name: str
+    scope: str
+    keys: list[CompiledKey]
+
+
+def compile_key(key: RegistryKey) -> CompiledKey | None:
+    """None when no image the kubelet could look up would match the key."""
+    try:
+        host = host_regex(key.labels)
+    except NeverMatches:
+        return None
+    return {
+        "host": host,
+        "port": key.port.decode("utf-8", "replace"),
+        "path": key.path.decode("utf-8", "replace"),
+        "dockerHub": key.docker_hub,
+    }
+
+
+def compile_keys(raw_keys: Iterable[str]) -> list[CompiledKey]:
+    """The distinct compiled keys, in first-seen order."""
+    out: list[CompiledKey] = []
+    for raw in raw_keys:
+        key = parse_key(raw)
+        compiled = compile_key(key) if key is not None else None
+        if compiled is not None and compiled not in out:
+            out.append(compiled)
+    return out
+
+
+def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
+    """One entry per credential, in the order given (webhook order, from `scope.resolve`)."""
+    return [
+        {"name": c.secret, "scope": c.scope, "keys": compile_keys(c.source.keys)}
+        for c in credentials
+    ]
