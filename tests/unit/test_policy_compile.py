@@ -105,7 +105,8 @@ def test_docker_hub_keys_are_flagged() -> None:
         key = parse_key(raw)
         assert key is not None
         compiled = compile_key(key)
-        assert compiled is not None and compiled["dockerHub"], raw
+        assert compiled is not None, raw
+        assert compiled["dockerHub"], raw
     quay = parse_key("quay.io")
     assert quay is not None
     assert compile_key(quay) == {
