@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     _scope_options(explain)
     explain.add_argument("-o", "--output", choices=["text", "json"], default="text")
 
+    policy = commands.add_parser("policy", help="policy mode: print the API server's objects")
+    policy.add_argument("action", choices=["manifests"])
+    _option(policy, "--kubeconfig", help="kubeconfig whose namespace is pullpass's own")
+    _scope_options(policy)
+
     certs = commands.add_parser("certs", help="make a CA and a serving certificate")
     certs.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
     certs.add_argument(
@@ -202,6 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.shell.cli.explain import explain
 
             return explain(args)
+        if args.command == "policy":
+            from app.shell.cli.policy import policy
+
+            return policy(args)
         from app.shell.cli.certs import certs
 
         return certs(args)
