@@ -1,8 +1,9 @@
 """The parameter objects' specs, from the index's resolutions (pure).
 
-One spec per enabled namespace (its whole resolution, webhook order), and one shared spec (the
-project rules keyed by project, the cluster rules, and the namespaces the shared rules alone
-would get wrong). The leader writes them; `manifests` explains how the two policies use them.
+One spec per enabled namespace that the shared rules alone would get wrong (its whole
+resolution, webhook order), and one shared spec (the project rules keyed by project, the cluster
+rules, and those namespaces as `covered`). The leader writes them; `manifests` explains how the
+two policies use them.
 """
 
 from collections.abc import Iterable, Mapping
@@ -18,6 +19,7 @@ from app.core.credentials.scope import (
     source_scope,
 )
 from app.core.policy.compile import Entry, compile_entries
+from app.core.policy.manifests import NAMESPACE_OBJECT, SHARED_OBJECT
 
 Spec = dict[str, Any]
 
@@ -57,3 +59,21 @@ def shared_spec(
         "cluster": compile_entries(cluster),
         "covered": {name: True for name, r in sorted(resolutions.items()) if covered(r)},
     }
+
+
+def desired(
+    resolutions: Mapping[str, Resolution], sources: Iterable[Credential], settings: ScopeSettings
+) -> dict[tuple[str, str], Spec]:
+    """Every parameter object's spec by (namespace, name), from the enabled namespaces'
+    resolutions.
+
+    A namespace that the shared rules serve alone gets no object of its own: a change of a
+    project or cluster source is then one write, not one per namespace.
+    """
+    wanted = {
+        (settings.credentials_namespace, SHARED_OBJECT): shared_spec(sources, settings, resolutions)
+    }
+    for name, resolution in sorted(resolutions.items()):
+        if covered(resolution):
+            wanted[(name, NAMESPACE_OBJECT)] = namespace_spec(resolution)
+    return wanted

@@ -1,0 +1,129 @@
+"""Keeps policy mode's parameter objects equal to what the index says, on the leader only.
+
+The specs come from `app.core.policy.parameters.desired`, over the same resolutions the webhook
+serves from, so both modes decide alike. Each pass lists the objects pullpass wrote (one read)
+and writes only the differences: an object already equal to its spec is never written again, by
+a restarted replica or a new leader either. No credential data is read: only registry keys,
+which the index already holds.
+"""
+
+import logging
+import threading
+import time
+from typing import Any
+
+from kubernetes import client
+
+from app.core import labels
+from app.core.credentials.scope import source_scope
+from app.core.policy.manifests import GROUP, KIND, PLURAL, VERSION, parameter_object
+from app.core.policy.parameters import Spec, desired
+from app.shell.cluster.client import call_json
+from app.shell.cluster.index import Index
+from app.shell.telemetry import metrics
+
+log = logging.getLogger("pullpass.policy")
+
+RESYNC_SECONDS = 300.0
+RETRY_SECONDS = 1.0
+BURST_SECONDS = 0.05
+
+Key = tuple[str, str]
+
+
+def wanted(index: Index) -> dict[Key, Spec]:
+    """The parameter specs the index calls for, by (namespace, name)."""
+    resolutions = {n.name: index.resolution(n) for n in index.namespaces() if n.enabled}
+    sources = [c for c in index.credentials() if source_scope(c, index.settings) is not None]
+    return desired(resolutions, sources, index.settings)
+
+
+class PolicyWriter(threading.Thread):
+    def __init__(self, api: client.ApiClient, index: Index, leading: threading.Event) -> None:
+        super().__init__(name="policy-writer", daemon=True)
+        self.custom = client.CustomObjectsApi(api)
+        self.index = index
+        self.leading = leading
+        self.changed = index.subscribe()
+
+    def run(self) -> None:
+        was_leading = False
+        while True:
+            if not self.leading.wait(RETRY_SECONDS):
+                was_leading = False
+                continue
+            if was_leading:  # a new leader checks every object at once
+                self.changed.wait(RESYNC_SECONDS)
+            was_leading = True
+            time.sleep(BURST_SECONDS)  # let a burst of watch events land as one pass
+            self.changed.clear()
+            try:
+                self.reconcile()
+            except Exception as error:  # the API may be down; the next pass tries again
+                metrics.PARAMETER_WRITES.labels("failed").inc()
+                log.warning(
+                    "parameter pass failed",
+                    extra={"why": type(error).__name__, "status": getattr(error, "status", None)},
+                )
+                time.sleep(RETRY_SECONDS)
+                self.changed.set()
+
+    def reconcile(self) -> int:
+        """One pass; returns how many objects it wrote or deleted."""
+        want = wanted(self.index)
+        have = self._existing()
+        writes = 0
+        for (namespace, name), spec in want.items():
+            current = have.get((namespace, name))
+            if current is not None and current.get("spec") == spec:
+                continue
+            if not self.leading.is_set():
+                return writes
+            body = parameter_object(namespace, name, spec)
+            if current is None:
+                self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+                action = "created"
+            else:
+                body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                self.custom.replace_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, name, body
+                )
+                action = "updated"
+            writes += 1
+            metrics.PARAMETER_WRITES.labels(action).inc()
+            log.info(f"parameters {action}", extra={"object": f"{namespace}/{name}"})
+        for (namespace, name), current in have.items():
+            if (namespace, name) in want or not self.leading.is_set():
+                continue
+            self._delete(namespace, name, current["metadata"]["resourceVersion"])
+            writes += 1
+        log.debug("parameter pass", extra={"objects": len(want), "writes": writes})
+        return writes
+
+    def _existing(self) -> dict[Key, dict[str, Any]]:
+        listed = call_json(
+            self.custom.list_cluster_custom_object,
+            GROUP,
+            VERSION,
+            PLURAL,
+            label_selector=f"{labels.MANAGED_BY}={labels.PULLPASS}",
+        )
+        return {
+            (item["metadata"]["namespace"], item["metadata"]["name"]): item
+            for item in listed.get("items", [])
+            if item.get("kind", KIND) == KIND
+        }
+
+    def _delete(self, namespace: str, name: str, version: str) -> None:
+        options = client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(resource_version=version)
+        )
+        try:
+            self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, body=options
+            )
+        except client.ApiException as error:
+            if error.status not in (404, 409):
+                raise
+        metrics.PARAMETER_WRITES.labels("deleted").inc()
+        log.info("parameters deleted", extra={"object": f"{namespace}/{name}"})
