@@ -127,12 +127,12 @@ class PolicyCluster:
 
     def write(self, objects: Iterable[Object]) -> None:
         """Create the objects, then write every parameter object through the leader's code."""
-        self._create(list(objects))
+        self.apply(list(objects))
         self._pass()
         self.rounds += 1
         own, shared = f"pm-sentinel-{self.rounds}", f"pm-sentinel-{self.rounds}-shared"
         project = {"pullpass.io/project": own}
-        self._create(
+        self.apply(
             [
                 namespace(own),
                 secret(own, "sentinel", "sentinel.registry.example"),
@@ -151,7 +151,8 @@ class PolicyCluster:
                 every=0.2,
             )
 
-    def _create(self, objects: list[Object]) -> None:
+    def apply(self, objects: list[Object]) -> None:
+        """`kubectl apply` the objects; returns once every new namespace can hold pods."""
         self.kubectl("apply", "-f", "-", input=as_list(objects))
         names = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
         eventually(lambda: names <= self._with_service_account(), 60, "default ServiceAccounts")

@@ -76,6 +76,13 @@ def _days(text: str) -> int:
     return int(text)
 
 
+def _admission(text: str) -> str:
+    """A type, not `choices`, so a bad PULLPASS_ADMISSION is refused like a bad flag."""
+    if text not in ("webhook", "policy"):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is neither webhook nor policy")
+    return text
+
+
 def _hosts(text: str) -> list[str]:
     """Comma-separated, so an IPv6 address needs no escaping."""
     hosts = [h.strip() for h in text.split(",") if h.strip()]
@@ -89,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = commands.add_parser("serve", help="run the admission webhook")
+    _option(
+        serve,
+        "--admission",
+        "webhook",
+        type=_admission,
+        metavar="{webhook,policy}",
+        help="webhook: serve /mutate; policy: keep the MutatingAdmissionPolicies' parameters",
+    )
     _option(serve, "--address", "0.0.0.0", help="address to listen on")
     _option(serve, "--port", "8443", type=_port, help="HTTPS port of /mutate")
     _option(serve, "--metrics-port", "8080", type=_port, help="HTTP port of health and metrics")
