@@ -183,13 +183,14 @@ class PolicyCluster:
         created = self.dry_run([manifest]).get(key(manifest))
         return pull_secrets(created) if created else []
 
+    def webhook_report(self, manifest: Object, index: Index) -> dict[str, Any]:
+        """The webhook's decision on the pod, as `pullpass explain` reports it."""
+        return build_report(manifest, read_pod(manifest, manifest["metadata"]["namespace"]), index)
+
     def webhook_says(self, manifest: Object, index: Index) -> list[str]:
-        """Names the webhook appends, as `pullpass explain` reports them, after those listed."""
-        report = build_report(
-            manifest, read_pod(manifest, manifest["metadata"]["namespace"]), index
-        )
+        """Names the webhook appends, after those the pod lists."""
         listed = [s["name"] for s in manifest["spec"].get("imagePullSecrets", [])]
-        return listed + list(report["imagePullSecrets"])
+        return listed + list(self.webhook_report(manifest, index)["imagePullSecrets"])
 
 
 @pytest.fixture(scope="session")

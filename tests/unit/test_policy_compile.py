@@ -23,7 +23,7 @@ from app.core.images.keyring import key_matches, parse_key
 from app.core.images.reference import parse_image
 from app.core.policy.compile import CompiledKey, compile_key
 from app.core.policy.glob_regex import NeverMatches, label_regex
-from app.core.policy.parameters import namespace_spec, shared_spec
+from app.core.policy.parameters import anywhere, desired, namespace_spec, shared_spec
 
 CASES: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "data" / "keyring_cases.json").read_text(encoding="utf-8")
@@ -154,3 +154,27 @@ def test_parameters_keep_webhook_order_and_cover_namespaces_with_own_rules() -> 
     shared = shared_spec([cluster, project], scope, {"team": with_own, "fresh": fresh})
     assert [e["name"] for e in shared["projects"]["a"] + shared["cluster"]] == ["p", "c"]
     assert shared["covered"] == {"team": True}
+
+
+def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
+    scope = ScopeSettings("pullpass-system")
+    dockercfg = "kubernetes.io/dockerconfigjson"
+    own = Credential("team", "regcred", dockercfg, {}, {}, ("quay.io", "ghcr.io"))
+    cluster = Credential(
+        "pullpass-system", "c", dockercfg, {"pullpass.io/scope": "cluster"}, {}, ("quay.io",)
+    )
+    enabled = {"pullpass.io/inject": "enabled"}
+    resolutions = {
+        "team": resolve(NamespaceInfo("team", enabled), [own], [cluster], scope),
+        "fresh": resolve(NamespaceInfo("fresh", enabled), [], [cluster], scope),
+        "pullpass-system": resolve(NamespaceInfo("pullpass-system", enabled), [], [cluster], scope),
+    }
+    wanted = desired(resolutions, [own, cluster], scope)
+    assert sorted(wanted) == [
+        ("pullpass-system", "pullpass"),
+        ("pullpass-system", "pullpass-shared"),
+        ("team", "pullpass"),
+    ]
+    hosts = [k["host"] for k in wanted[("team", "pullpass")]["anywhere"]]
+    assert hosts == ["^ghcr\\.io$", "^quay\\.io$"]
+    assert wanted[("pullpass-system", "pullpass-shared")]["anywhere"] == anywhere([own, cluster])

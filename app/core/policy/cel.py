@@ -5,11 +5,13 @@ The expressions mirror, step by step, `reference.parse_image` (ParseNormalizedNa
 `isDefaultRegistryMatch` accepts) and `admission.handle` (append what is not listed, in entry
 order, and the `pullpass.io/injected` annotation). Each step is a policy variable over a list, as
 CEL has no functions: images, then domain/remainder strings, valid references, names without
-tag or digest, keyring targets [host, port, path, hub, direct]. The regexes are the ones
+tag or digest, keyring targets [host, port, path, hub, registry] (and whether any entry serves
+them directly). The regexes are the ones
 `reference.py` uses, so both read the same grammar.
 """
 
 from app.core import labels
+from app.core.admission.handle import WARNING_LIMIT
 from app.core.images import reference as ref
 
 _FIRST = "n.substring(0, n.indexOf('/'))"
@@ -69,7 +71,7 @@ def _references() -> str:
 
 
 def _targets() -> str:
-    """What the keyring's `Lookup` parses each name into: [host, port, path, hub]."""
+    """What the keyring's `Lookup` parses each name into: [host, port, path, hub, registry]."""
     has_domain = (
         f"({_FIRST}.matches({_quote('^' + ref._DOMAIN_AND_PORT + '$')}) && "
         f"{_REST}.matches({_quote('^' + ref._REMOTE_NAME + '$')}))"
@@ -91,15 +93,33 @@ def _targets() -> str:
     )
     return (
         f"variables.names.filter(n, {path_ok})"
-        f".map(n, [{host}, {port}, '/' + {_REST}, ({hub}) ? 'y' : ''])"
+        f".map(n, [{host}, {port}, '/' + {_REST}, ({hub}) ? 'y' : '', {_FIRST}])"
     )
 
 
 _DIRECT = "(k.port == t[1] && t[2].startsWith(k.path) && t[0].matches(k.host))"
+# A key serves a target directly, or as a Docker Hub key for a Docker Hub image: among a list of
+# keys, some key then serves it (the fallback only matters when no key matched directly).
+_SERVES = f"({_DIRECT} || (k.dockerHub && t[3] == 'y'))"
+
+
+def _parsed(entries: str) -> list[tuple[str, str]]:
+    """From the entries in scope to the keyring targets of the pod's valid image references."""
+    return [
+        ("entries", entries),
+        ("images", _images()),
+        ("full", _full()),
+        ("names", _references()),
+        ("targets", _targets()),
+    ]
+
+
+def _named(steps: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"name": name, "expression": expression} for name, expression in steps]
 
 
 def variables(entries: str) -> list[dict[str, str]]:
-    """The policy's variables, `entries` being the CEL list of compiled entries in scope."""
+    """The mutating policy's variables, `entries` being the CEL list of the entries in scope."""
     listed = (
         "has(object.spec.imagePullSecrets) ? "
         "object.spec.imagePullSecrets.map(s, has(s.name) ? s.name : '') : []"
@@ -110,20 +130,47 @@ def variables(entries: str) -> list[dict[str, str]]:
     )
     wanted = (
         "variables.entries.filter(e, variables.direct.exists(t, e.keys.exists(k, "
-        f"{_DIRECT} || (k.dockerHub && t[3] == 'y' && t[4] == ''))))"
+        f"{_DIRECT} || (k.dockerHub && t[3] == 'y' && t[5] == ''))))"
         ".map(e, e.name).filter(n, !(n in variables.listed))"
     )
-    steps = [
-        ("entries", entries),
-        ("images", _images()),
-        ("full", _full()),
-        ("names", _references()),
-        ("targets", _targets()),
-        ("direct", direct),
-        ("listed", listed),
-        ("added", wanted),
-    ]
-    return [{"name": name, "expression": expression} for name, expression in steps]
+    return _named([*_parsed(entries), ("direct", direct), ("listed", listed), ("added", wanted)])
+
+
+def warning_variables(entries: str, active: str) -> list[dict[str, str]]:
+    """The warning policy's variables: `registries`, in image order, once each, of the images
+    that no entry in scope serves and some key in the cluster (`params.spec.anywhere`) does.
+
+    `active` is false where another policy speaks for the namespace.
+    """
+    unserved = (
+        f"variables.targets.filter(t, !variables.entries.exists(e, e.keys.exists(k, {_SERVES})) "
+        f"&& params.spec.anywhere.exists(k, {_SERVES})).map(t, t[4])"
+    )
+    earlier = "variables.unserved.exists(j, o, j < i && o == r)"
+    once = f"variables.unserved.transformList(i, r, !{earlier}, r)"
+    steps = [("active", active), *_parsed(entries), ("unserved", unserved), ("registries", once)]
+    return _named(steps)
+
+
+def warnings(count: int) -> list[dict[str, str]]:
+    """One validation per warning, the webhook's text: a policy cannot return a list of them."""
+    out = []
+    for i in range(count):
+        text = (
+            f"('pullpass: ' + variables.registries[{i}] + "
+            "' has a registry credential in the cluster, none in scope here')"
+        )
+        cut = WARNING_LIMIT - 3
+        out.append(
+            {
+                "expression": f"!variables.active || variables.registries.size() <= {i}",
+                "messageExpression": (
+                    f"{text}.size() <= {WARNING_LIMIT} ? {text} : "
+                    f"{text}.substring(0, {cut}) + '...'"
+                ),
+            }
+        )
+    return out
 
 
 def json_patch() -> str:

@@ -1,6 +1,7 @@
 """Every object the API server needs for policy mode: parameter CRD, policies, bindings (pure).
 
-Two MutatingAdmissionPolicies share one CEL program (`cel`) and one parameter kind:
+Two MutatingAdmissionPolicies share one CEL program (`cel`) and one parameter kind, and two
+ValidatingAdmissionPolicies with the `Warn` action read the same objects for the warnings:
 - `pullpass-namespace` reads the namespace's own parameter object (`pullpass` in the pod's
   namespace), which holds the namespace's whole resolution in webhook order;
 - `pullpass-shared` reads the one shared object (`pullpass-shared` in the credentials namespace),
@@ -29,6 +30,8 @@ MAX_ENTRIES = 64
 MAX_KEYS = 16
 MAX_PROJECTS = 256
 MAX_COVERED = 10000
+MAX_ANYWHERE = 256
+MAX_WARNINGS = 8
 NAME_LENGTH = 253
 SCOPE_LENGTH = 320
 HOST_LENGTH = 1024
@@ -42,7 +45,7 @@ def _string(max_length: int) -> _Object:
     return {"type": "string", "maxLength": max_length}
 
 
-def _entries() -> _Object:
+def _keys(max_items: int) -> _Object:
     key = {
         "type": "object",
         "required": ["host", "port", "path", "dockerHub"],
@@ -53,13 +56,17 @@ def _entries() -> _Object:
             "dockerHub": {"type": "boolean"},
         },
     }
+    return {"type": "array", "maxItems": max_items, "items": key}
+
+
+def _entries() -> _Object:
     entry = {
         "type": "object",
         "required": ["name", "scope", "keys"],
         "properties": {
             "name": _string(NAME_LENGTH),
             "scope": _string(SCOPE_LENGTH),
-            "keys": {"type": "array", "maxItems": MAX_KEYS, "items": key},
+            "keys": _keys(MAX_KEYS),
         },
     }
     return {"type": "array", "maxItems": MAX_ENTRIES, "items": entry}
@@ -68,7 +75,7 @@ def _entries() -> _Object:
 def crd() -> _Object:
     spec = {
         "type": "object",
-        "required": ["credentials", "projects", "cluster", "covered"],
+        "required": ["credentials", "projects", "cluster", "covered", "anywhere"],
         "properties": {
             "credentials": _entries(),
             "projects": {
@@ -82,6 +89,7 @@ def crd() -> _Object:
                 "maxProperties": MAX_COVERED,
                 "additionalProperties": {"type": "boolean"},
             },
+            "anywhere": _keys(MAX_ANYWHERE),
         },
     }
     return {
@@ -115,6 +123,9 @@ def crd() -> _Object:
     }
 
 
+_UNCOVERED = "!(namespaceObject.metadata.name in params.spec.covered)"
+
+
 def _shared_entries(project_label: str) -> str:
     label = cel._quote(project_label)
     project = f"namespaceObject.metadata.labels[{label}]"
@@ -123,49 +134,70 @@ def _shared_entries(project_label: str) -> str:
         f"{project} in params.spec.projects"
     )
     return (
-        "namespaceObject.metadata.name in params.spec.covered ? [] : "
+        f"!{_UNCOVERED} ? [] : "
         f"({known} ? params.spec.projects[{project}] : []) + params.spec.cluster"
     )
 
 
-def _policy(name: str, entries: str) -> _Object:
+def _policy(kind: str, name: str, spec: _Object) -> _Object:
+    """A policy of pod CREATEs in pullpass's parameter kind; it never refuses a pod."""
+    rule = {
+        "apiGroups": [""],
+        "apiVersions": ["v1"],
+        "operations": ["CREATE"],
+        "resources": ["pods"],
+    }
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingAdmissionPolicy",
+        "kind": kind,
         "metadata": {"name": name},
         "spec": {
             "paramKind": {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND},
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "operations": ["CREATE"],
-                        "resources": ["pods"],
-                    }
-                ]
-            },
+            "matchConstraints": {"resourceRules": [rule]},
             "failurePolicy": "Ignore",
+            **spec,
+        },
+    }
+
+
+def _mutating(name: str, entries: str) -> _Object:
+    return _policy(
+        "MutatingAdmissionPolicy",
+        name,
+        {
             "reinvocationPolicy": "IfNeeded",
             "variables": cel.variables(entries),
             "mutations": [
                 {"patchType": "JSONPatch", "jsonPatch": {"expression": cel.json_patch()}}
             ],
         },
-    }
+    )
 
 
-def _binding(policy: str, param: _Object, excluded: list[str]) -> _Object:
+def _warning(name: str, entries: str, active: str) -> _Object:
+    return _policy(
+        "ValidatingAdmissionPolicy",
+        name,
+        {
+            "variables": cel.warning_variables(entries, active),
+            "validations": cel.warnings(MAX_WARNINGS),
+        },
+    )
+
+
+def _binding(kind: str, policy: str, param: _Object, excluded: list[str]) -> _Object:
     expressions = [{"key": labels.INJECT, "operator": "In", "values": [labels.ENABLED]}]
     if excluded:
         expressions.append(
             {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded}
         )
+    warn = {"validationActions": ["Warn"]} if kind == "ValidatingAdmissionPolicy" else {}
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingAdmissionPolicyBinding",
+        "kind": kind + "Binding",
         "metadata": {"name": policy},
         "spec": {
+            **warn,
             "policyName": policy,
             "paramRef": {**param, "parameterNotFoundAction": "Allow"},
             "matchResources": {
@@ -182,16 +214,20 @@ def _binding(policy: str, param: _Object, excluded: list[str]) -> _Object:
 
 def manifests(credentials_namespace: str, project_label: str) -> list[_Object]:
     """CRD, policies and bindings, in the order `kubectl apply` needs them."""
+    own = {"name": NAMESPACE_OBJECT}
+    shared = {"name": SHARED_OBJECT, "namespace": credentials_namespace}
+    shared_entries = _shared_entries(project_label)
+    mutating, validating = "MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"
     return [
         crd(),
-        _policy("pullpass-namespace", "params.spec.credentials"),
-        _binding("pullpass-namespace", {"name": NAMESPACE_OBJECT}, []),
-        _policy("pullpass-shared", _shared_entries(project_label)),
-        _binding(
-            "pullpass-shared",
-            {"name": SHARED_OBJECT, "namespace": credentials_namespace},
-            [credentials_namespace],
-        ),
+        _mutating("pullpass-namespace", "params.spec.credentials"),
+        _binding(mutating, "pullpass-namespace", own, []),
+        _mutating("pullpass-shared", shared_entries),
+        _binding(mutating, "pullpass-shared", shared, [credentials_namespace]),
+        _warning("pullpass-namespace-warnings", "params.spec.credentials", "true"),
+        _binding(validating, "pullpass-namespace-warnings", own, []),
+        _warning("pullpass-shared-warnings", shared_entries, _UNCOVERED),
+        _binding(validating, "pullpass-shared-warnings", shared, [credentials_namespace]),
     ]
 
 

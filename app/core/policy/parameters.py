@@ -18,8 +18,8 @@ from app.core.credentials.scope import (
     ScopeSettings,
     source_scope,
 )
-from app.core.policy.compile import Entry, compile_entries
-from app.core.policy.manifests import NAMESPACE_OBJECT, SHARED_OBJECT
+from app.core.policy.compile import CompiledKey, Entry, compile_entries, compile_keys
+from app.core.policy.manifests import MAX_ANYWHERE, NAMESPACE_OBJECT, SHARED_OBJECT
 
 Spec = dict[str, Any]
 
@@ -29,19 +29,32 @@ def covered(resolution: Resolution) -> bool:
     return bool(resolution.conflicts) or any(c.scope == NAMESPACE for c in resolution.credentials)
 
 
-def namespace_spec(resolution: Resolution) -> Spec:
+def anywhere(credentials: Iterable[Credential]) -> list[CompiledKey]:
+    """The distinct keys of every registry credential in the cluster, for the warnings, in a
+    stable order; past the schema's bound the rest is left out (fewer warnings, same pulls)."""
+    keys = compile_keys(k for c in credentials for k in c.keys)
+    ordered = sorted(keys, key=lambda k: (k["host"], k["port"], k["path"], k["dockerHub"]))
+    return ordered[:MAX_ANYWHERE]
+
+
+def namespace_spec(resolution: Resolution, everywhere: list[CompiledKey] | None = None) -> Spec:
     return {
         "credentials": compile_entries(resolution.credentials),
         "projects": {},
         "cluster": [],
         "covered": {},
+        "anywhere": everywhere or [],
     }
 
 
 def shared_spec(
-    sources: Iterable[Credential], settings: ScopeSettings, resolutions: Mapping[str, Resolution]
+    sources: Iterable[Credential],
+    settings: ScopeSettings,
+    resolutions: Mapping[str, Resolution],
+    everywhere: list[CompiledKey] | None = None,
 ) -> Spec:
-    """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong."""
+    """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong;
+    `everywhere`: `anywhere` of every credential in the cluster."""
     projects: dict[str, list[Scoped]] = {}
     cluster: list[Scoped] = []
     for source in sorted(sources, key=lambda c: c.name):
@@ -58,22 +71,28 @@ def shared_spec(
         "projects": compiled,
         "cluster": compile_entries(cluster),
         "covered": {name: True for name, r in sorted(resolutions.items()) if covered(r)},
+        "anywhere": everywhere or [],
     }
 
 
 def desired(
-    resolutions: Mapping[str, Resolution], sources: Iterable[Credential], settings: ScopeSettings
+    resolutions: Mapping[str, Resolution],
+    credentials: Iterable[Credential],
+    settings: ScopeSettings,
 ) -> dict[tuple[str, str], Spec]:
     """Every parameter object's spec by (namespace, name), from the enabled namespaces'
-    resolutions.
+    resolutions and every registry credential in the cluster.
 
     A namespace that the shared rules serve alone gets no object of its own: a change of a
-    project or cluster source is then one write, not one per namespace.
+    project or cluster source is then one write, not one per namespace. The credentials
+    namespace, which the shared policies leave out, gets one whenever it is enabled.
     """
-    wanted = {
-        (settings.credentials_namespace, SHARED_OBJECT): shared_spec(sources, settings, resolutions)
-    }
+    credentials = list(credentials)
+    everywhere = anywhere(credentials)
+    sources = [c for c in credentials if source_scope(c, settings) is not None]
+    shared = shared_spec(sources, settings, resolutions, everywhere)
+    wanted = {(settings.credentials_namespace, SHARED_OBJECT): shared}
     for name, resolution in sorted(resolutions.items()):
-        if covered(resolution):
-            wanted[(name, NAMESPACE_OBJECT)] = namespace_spec(resolution)
+        if covered(resolution) or name == settings.credentials_namespace:
+            wanted[(name, NAMESPACE_OBJECT)] = namespace_spec(resolution, everywhere)
     return wanted

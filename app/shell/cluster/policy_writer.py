@@ -15,7 +15,6 @@ from typing import Any
 from kubernetes import client
 
 from app.core import labels
-from app.core.credentials.scope import source_scope
 from app.core.policy.manifests import GROUP, KIND, PLURAL, VERSION, parameter_object
 from app.core.policy.parameters import Spec, desired
 from app.shell.cluster.client import call_json
@@ -34,8 +33,7 @@ Key = tuple[str, str]
 def wanted(index: Index) -> dict[Key, Spec]:
     """The parameter specs the index calls for, by (namespace, name)."""
     resolutions = {n.name: index.resolution(n) for n in index.namespaces() if n.enabled}
-    sources = [c for c in index.credentials() if source_scope(c, index.settings) is not None]
-    return desired(resolutions, sources, index.settings)
+    return desired(resolutions, index.credentials(), index.settings)
 
 
 class PolicyWriter(threading.Thread):
