@@ -15,14 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.credentials.credential import Credential, NamespaceInfo
-from app.core.credentials.scope import ScopeSettings, resolve
+from app.core.credentials.scope import Scoped, ScopeSettings, resolve
 from app.core.images.go_glob import BadPattern, glob
 from app.core.images.go_string import go_bytes
 from app.core.images.go_url import parse_url, split_url
 from app.core.images.keyring import key_matches, parse_key
 from app.core.images.reference import parse_image
-from app.core.policy.compile import CompiledKey, compile_key
+from app.core.policy.compile import CompiledKey, compile_entries, compile_key
 from app.core.policy.glob_regex import NeverMatches, label_regex
+from app.core.policy.manifests import MAX_ENTRIES, MAX_KEYS
 from app.core.policy.parameters import anywhere, desired, namespace_spec, shared_spec
 
 CASES: dict[str, Any] = json.loads(
@@ -178,3 +179,16 @@ def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
     hosts = [k["host"] for k in wanted[("team", "pullpass")]["anywhere"]]
     assert hosts == ["^ghcr\\.io$", "^quay\\.io$"]
     assert wanted[("pullpass-system", "pullpass-shared")]["anywhere"] == anywhere([own, cluster])
+
+
+def test_entries_stay_within_the_schema_bounds() -> None:
+    """A write past a bound would fail and stall every parameter update: the rest is left out."""
+    many_keys = tuple(f"r{i}.example" for i in range(MAX_KEYS + 4))
+    wide = Credential("team", "wide", "kubernetes.io/dockerconfigjson", {}, {}, many_keys)
+    scoped = [Scoped(f"s{i:03d}", "namespace", wide) for i in range(MAX_ENTRIES + 3)]
+    entries = compile_entries(scoped)
+    assert len(entries) == MAX_ENTRIES
+    assert all(len(e["keys"]) == MAX_KEYS for e in entries)
+    long_host = parse_key("-" * 300 + ".example")
+    assert long_host is not None
+    assert compile_key(long_host) is None

@@ -13,6 +13,13 @@ from typing import TypedDict
 from app.core.credentials.scope import Scoped
 from app.core.images.keyring import RegistryKey, parse_key
 from app.core.policy.glob_regex import NeverMatches, host_regex
+from app.core.policy.manifests import (
+    HOST_LENGTH,
+    MAX_ENTRIES,
+    MAX_KEYS,
+    PATH_LENGTH,
+    PORT_LENGTH,
+)
 
 
 class CompiledKey(TypedDict):
@@ -29,17 +36,18 @@ class Entry(TypedDict):
 
 
 def compile_key(key: RegistryKey) -> CompiledKey | None:
-    """None when no image the kubelet could look up would match the key."""
+    """None when no image the kubelet could look up would match the key, or when the key is
+    beyond the schema's bounds (a port past 16 characters, a path past 512, a host regex past
+    1,024: hosts of hundreds of characters), which a write of the parameters would fail on."""
     try:
         host = host_regex(key.labels)
     except NeverMatches:
         return None
-    return {
-        "host": host,
-        "port": key.port.decode("utf-8", "replace"),
-        "path": key.path.decode("utf-8", "replace"),
-        "dockerHub": key.docker_hub,
-    }
+    port = key.port.decode("utf-8", "replace")
+    path = key.path.decode("utf-8", "replace")
+    if len(host) > HOST_LENGTH or len(port) > PORT_LENGTH or len(path) > PATH_LENGTH:
+        return None
+    return {"host": host, "port": port, "path": path, "dockerHub": key.docker_hub}
 
 
 def compile_keys(raw_keys: Iterable[str]) -> list[CompiledKey]:
@@ -54,8 +62,13 @@ def compile_keys(raw_keys: Iterable[str]) -> list[CompiledKey]:
 
 
 def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
-    """One entry per credential, in the order given (webhook order, from `scope.resolve`)."""
-    return [
-        {"name": c.secret, "scope": c.scope, "keys": compile_keys(c.source.keys)}
+    """One entry per credential, in the order given (webhook order, from `scope.resolve`).
+
+    Past the schema's bounds (64 credentials in one list, 16 distinct keys in one credential)
+    the rest is left out, so the parameters can still be written: see the README's differences.
+    """
+    entries: list[Entry] = [
+        {"name": c.secret, "scope": c.scope, "keys": compile_keys(c.source.keys)[:MAX_KEYS]}
         for c in credentials
     ]
+    return entries[:MAX_ENTRIES]

@@ -10,6 +10,9 @@ which the index already holds.
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from kubernetes import client
@@ -26,6 +29,7 @@ log = logging.getLogger("pullpass.policy")
 RESYNC_SECONDS = 300.0
 RETRY_SECONDS = 1.0
 BURST_SECONDS = 0.05
+WRITERS = 8
 
 Key = tuple[str, str]
 
@@ -43,6 +47,7 @@ class PolicyWriter(threading.Thread):
         self.index = index
         self.leading = leading
         self.changed = index.subscribe()
+        self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="parameters")
 
     def run(self) -> None:
         was_leading = False
@@ -67,36 +72,41 @@ class PolicyWriter(threading.Thread):
                 self.changed.set()
 
     def reconcile(self) -> int:
-        """One pass; returns how many objects it wrote or deleted."""
+        """One pass; returns how many objects it wrote or deleted.
+
+        The writes go out in parallel: a new cluster source changes every namespace object.
+        """
         want = wanted(self.index)
         have = self._existing()
-        writes = 0
-        for (namespace, name), spec in want.items():
-            current = have.get((namespace, name))
-            if current is not None and current.get("spec") == spec:
-                continue
-            if not self.leading.is_set():
-                return writes
-            body = parameter_object(namespace, name, spec)
-            if current is None:
-                self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
-                action = "created"
-            else:
-                body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-                self.custom.replace_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, body
-                )
-                action = "updated"
-            writes += 1
-            metrics.PARAMETER_WRITES.labels(action).inc()
-            log.info(f"parameters {action}", extra={"object": f"{namespace}/{name}"})
-        for (namespace, name), current in have.items():
-            if (namespace, name) in want or not self.leading.is_set():
-                continue
-            self._delete(namespace, name, current["metadata"]["resourceVersion"])
-            writes += 1
-        log.debug("parameter pass", extra={"objects": len(want), "writes": writes})
-        return writes
+        jobs: list[Callable[[], None]] = [
+            partial(self._write, namespace, name, spec, have.get((namespace, name)))
+            for (namespace, name), spec in want.items()
+            if have.get((namespace, name), {}).get("spec") != spec
+        ]
+        jobs += [
+            partial(self._delete, namespace, name, current["metadata"]["resourceVersion"])
+            for (namespace, name), current in have.items()
+            if (namespace, name) not in want
+        ]
+        list(self._pool.map(lambda job: job(), jobs))  # the first error fails the pass
+        log.debug("parameter pass", extra={"objects": len(want), "writes": len(jobs)})
+        return len(jobs)
+
+    def _write(self, namespace: str, name: str, spec: Spec, current: dict[str, Any] | None) -> None:
+        if not self.leading.is_set():
+            return
+        body = parameter_object(namespace, name, spec)
+        if current is None:
+            self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+            action = "created"
+        else:
+            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            self.custom.replace_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, body
+            )
+            action = "updated"
+        metrics.PARAMETER_WRITES.labels(action).inc()
+        log.info(f"parameters {action}", extra={"object": f"{namespace}/{name}"})
 
     def _existing(self) -> dict[Key, dict[str, Any]]:
         listed = call_json(
@@ -113,6 +123,8 @@ class PolicyWriter(threading.Thread):
         }
 
     def _delete(self, namespace: str, name: str, version: str) -> None:
+        if not self.leading.is_set():
+            return
         options = client.V1DeleteOptions(
             preconditions=client.V1Preconditions(resource_version=version)
         )
