@@ -128,7 +128,7 @@ class PolicyCluster:
     def write(self, objects: Iterable[Object]) -> None:
         """Create the objects, then write every parameter object through the leader's code."""
         self.apply(list(objects))
-        self._pass()
+        self.write_parameters()
         self.rounds += 1
         own, shared = f"pm-sentinel-{self.rounds}", f"pm-sentinel-{self.rounds}-shared"
         project = {"pullpass.io/project": own}
@@ -142,7 +142,7 @@ class PolicyCluster:
         )
         # The second pass writes the shared object, then the sentinel's own: both come after
         # every object of the first pass, so two mutated sentinel pods prove all are loaded.
-        self._pass()
+        self.write_parameters()
         for ns, name in ((own, "sentinel"), (shared, own)):
             eventually(
                 lambda ns=ns, name=name: name in self.secrets_of(pod(ns, "s", SENTINEL_IMAGE)),
@@ -163,7 +163,8 @@ class PolicyCluster:
         )
         return {item["metadata"]["namespace"] for item in listed["items"]}
 
-    def _pass(self) -> None:
+    def write_parameters(self) -> None:
+        """One pass of the leader's writer over the cluster as it is now."""
         leading = threading.Event()
         leading.set()
         PolicyWriter(api_client(str(self.kubeconfig)), self.index(), leading).reconcile()
