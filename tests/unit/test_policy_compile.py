@@ -79,9 +79,10 @@ def target(name: str) -> tuple[str, str, str]:
 
 def direct(key: CompiledKey, name: str) -> bool:
     host, port, path = target(name)
-    return (
-        key["port"] == port and path.startswith(key["path"]) and bool(re.search(key["host"], host))
-    )
+    by_regex = re.search(key["host"], host) is not None
+    if key["exact"]:
+        assert (host == key["exact"]) is by_regex, (key, host)
+    return key["port"] == port and path.startswith(key["path"]) and by_regex
 
 
 def key_pairs() -> list[tuple[str, str]]:
@@ -112,6 +113,7 @@ def test_docker_hub_keys_are_flagged() -> None:
     assert quay is not None
     assert compile_key(quay) == {
         "host": "^quay\\.io$",
+        "exact": "quay.io",
         "port": "",
         "path": "",
         "dockerHub": False,

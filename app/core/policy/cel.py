@@ -97,7 +97,10 @@ def _targets() -> str:
     )
 
 
-_DIRECT = "(k.port == t[1] && t[2].startsWith(k.path) && t[0].matches(k.host))"
+_DIRECT = (
+    "(k.port == t[1] && t[2].startsWith(k.path) && "
+    "(k.exact != '' ? t[0] == k.exact : t[0].matches(k.host)))"
+)
 # A key serves a target directly, or as a Docker Hub key for a Docker Hub image: among a list of
 # keys, some key then serves it (the fallback only matters when no key matched directly).
 _SERVES = f"({_DIRECT} || (k.dockerHub && t[3] == 'y'))"

@@ -1,10 +1,12 @@
 """Scoped credentials compiled to what CEL can evaluate: the parameter objects' entries (pure).
 
 Each registry key becomes the keyring's view of it (`parse_key`): an anchored RE2 regex of its
-host (one glob per label, `glob_regex`), its port, its path prefix, and whether it is a Docker
-Hub key that serves Docker Hub images when no key matched directly. Keys the kubelet could never
-match (unparsable, or a label that is a bad pattern) are left out, as the kubelet skips them.
-Only key structure is kept: no credential data can reach a parameter object.
+host (one glob per label, `glob_regex`) and, when no label has a glob character, the host itself
+(`exact`: CEL then compares strings instead of compiling the parameter's regex on every call),
+its port, its path prefix, and whether it is a Docker Hub key that serves Docker Hub images when
+no key matched directly. Keys the kubelet could never match (unparsable, or a label that is a
+bad pattern) are left out, as the kubelet skips them. Only key structure is kept: no credential
+data can reach a parameter object.
 """
 
 from collections.abc import Iterable
@@ -24,6 +26,7 @@ from app.core.policy.manifests import (
 
 class CompiledKey(TypedDict):
     host: str
+    exact: str
     port: str
     path: str
     dockerHub: bool
@@ -35,6 +38,13 @@ class Entry(TypedDict):
     keys: list[CompiledKey]
 
 
+_GLOB = set(b"*?[\\")
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
 def compile_key(key: RegistryKey) -> CompiledKey | None:
     """None when no image the kubelet could look up would match the key, or when the key is
     beyond the schema's bounds (a port past 16 characters, a path past 512, a host regex past
@@ -43,11 +53,17 @@ def compile_key(key: RegistryKey) -> CompiledKey | None:
         host = host_regex(key.labels)
     except NeverMatches:
         return None
-    port = key.port.decode("utf-8", "replace")
-    path = key.path.decode("utf-8", "replace")
+    port, path = _text(key.port), _text(key.path)
     if len(host) > HOST_LENGTH or len(port) > PORT_LENGTH or len(path) > PATH_LENGTH:
         return None
-    return {"host": host, "port": port, "path": path, "dockerHub": key.docker_hub}
+    exact = "" if any(set(label) & _GLOB for label in key.labels) else _text(b".".join(key.labels))
+    return {
+        "host": host,
+        "exact": exact,
+        "port": port,
+        "path": path,
+        "dockerHub": key.docker_hub,
+    }
 
 
 def compile_keys(raw_keys: Iterable[str]) -> list[CompiledKey]:

@@ -48,9 +48,10 @@ def _string(max_length: int) -> _Object:
 def _keys(max_items: int) -> _Object:
     key = {
         "type": "object",
-        "required": ["host", "port", "path", "dockerHub"],
+        "required": ["host", "exact", "port", "path", "dockerHub"],
         "properties": {
             "host": _string(HOST_LENGTH),
+            "exact": _string(HOST_LENGTH),
             "port": _string(PORT_LENGTH),
             "path": _string(PATH_LENGTH),
             "dockerHub": {"type": "boolean"},
