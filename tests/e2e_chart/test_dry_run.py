@@ -46,6 +46,8 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "replicaCount": 3,
         "webhook": {"excludeNamespaces": ["tenant-a", "tenant-b"]},
     },
+    # Policy mode: the CRD, policies and bindings instead of the webhook, no certificates.
+    "policy": {"admission": {"mode": "policy"}, "replication": {"enabled": False}},
     # The smallest install: one replica (no PDB), no replication rules, no NetworkPolicy.
     "minimal": {
         "replicaCount": 1,
@@ -61,6 +63,13 @@ EXPECTED_KINDS: dict[str, set[str]] = {
     "service-monitor": {"ServiceMonitor"},
     "everything": {"Certificate", "Issuer", "ServiceMonitor", "PodDisruptionBudget"},
     "minimal": {"Deployment", "ClusterRole"},
+    "policy": {
+        "CustomResourceDefinition",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    },
 }
 
 
