@@ -202,12 +202,7 @@ def test_webhook_and_policy_mode_agree(
             raise AssertionError(f"webhook's decision {want}, the two modes gave {got}") from None
         print(f"differential {suffix}: {containers + init} listed {listed} -> {want[0]}")
     finally:
-        kubectl(
-            "delete",
-            "secret",
-            "-n",
-            CREDENTIALS_NAMESPACE,
-            "-l",
-            f"pm-example={suffix}",
-            check=False,
-        )
+        # Sources and namespaces go, so later tests do not pay for rewriting their objects.
+        selector = f"pm-example={suffix}"
+        kubectl("delete", "secret", "-n", CREDENTIALS_NAMESPACE, "-l", selector, check=False)
+        kubectl("delete", "namespace", *spaces, "--wait=false", check=False)

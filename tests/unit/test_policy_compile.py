@@ -178,9 +178,13 @@ def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
         ("pullpass-system", "pullpass-shared"),
         ("team", "pullpass"),
     ]
-    hosts = [k["host"] for k in wanted[("team", "pullpass")]["anywhere"]]
-    assert hosts == ["^ghcr\\.io$", "^quay\\.io$"]
-    assert wanted[("pullpass-system", "pullpass-shared")]["anywhere"] == anywhere([own, cluster])
+    shared = wanted[("pullpass-system", "pullpass-shared")]
+    assert [k["host"] for k in shared["anywhere"]] == ["^ghcr\\.io$", "^quay\\.io$"]
+    assert shared["anywhere"] == anywhere([own, cluster])
+    assert shared["covered"] == {"pullpass-system": True, "team": True}
+    assert [k["exact"] for k in shared["scopes"]["team"]] == ["quay.io", "ghcr.io"]
+    assert shared["scopes"]["pullpass-system"] == []
+    assert wanted[("team", "pullpass")]["anywhere"] == []
 
 
 def test_entries_stay_within_the_schema_bounds() -> None:

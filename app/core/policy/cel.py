@@ -139,20 +139,27 @@ def variables(entries: str) -> list[dict[str, str]]:
     return _named([*_parsed(entries), ("direct", direct), ("listed", listed), ("added", wanted)])
 
 
-def warning_variables(entries: str, active: str) -> list[dict[str, str]]:
-    """The warning policy's variables: `registries`, in image order, once each, of the images
-    that no entry in scope serves and some key in the cluster (`params.spec.anywhere`) does.
+def warning_variables(entries: str) -> list[dict[str, str]]:
+    """The warning policy's variables, over the shared object: `registries`, in image order,
+    once each, of the images that nothing in scope serves and some key in the cluster
+    (`params.spec.anywhere`) does.
 
-    `active` is false where another policy speaks for the namespace.
+    In scope: a covered namespace's keys (`params.spec.scopes`), else `entries` (its project's
+    and the cluster's, as the shared mutating policy reads them).
     """
+    name = "namespaceObject.metadata.name"
+    served = (
+        f"({name} in params.spec.covered ? ({name} in params.spec.scopes && "
+        f"params.spec.scopes[{name}].exists(k, {_SERVES})) : "
+        f"variables.entries.exists(e, e.keys.exists(k, {_SERVES})))"
+    )
     unserved = (
-        f"variables.targets.filter(t, !variables.entries.exists(e, e.keys.exists(k, {_SERVES})) "
-        f"&& params.spec.anywhere.exists(k, {_SERVES})).map(t, t[4])"
+        f"variables.targets.filter(t, !{served} && params.spec.anywhere.exists(k, {_SERVES}))"
+        ".map(t, t[4])"
     )
     earlier = "variables.unserved.exists(j, o, j < i && o == r)"
     once = f"variables.unserved.transformList(i, r, !{earlier}, r)"
-    steps = [("active", active), *_parsed(entries), ("unserved", unserved), ("registries", once)]
-    return _named(steps)
+    return _named([*_parsed(entries), ("unserved", unserved), ("registries", once)])
 
 
 def warnings(count: int) -> list[dict[str, str]]:
@@ -166,7 +173,7 @@ def warnings(count: int) -> list[dict[str, str]]:
         cut = WARNING_LIMIT - 3
         out.append(
             {
-                "expression": f"!variables.active || variables.registries.size() <= {i}",
+                "expression": f"variables.registries.size() <= {i}",
                 "messageExpression": (
                     f"{text}.size() <= {WARNING_LIMIT} ? {text} : "
                     f"{text}.substring(0, {cut}) + '...'"

@@ -1,7 +1,9 @@
 """Every object the API server needs for policy mode: parameter CRD, policies, bindings (pure).
 
-Two MutatingAdmissionPolicies share one CEL program (`cel`) and one parameter kind, and two
-ValidatingAdmissionPolicies with the `Warn` action read the same objects for the warnings:
+Two MutatingAdmissionPolicies share one CEL program (`cel`) and one parameter kind, and one
+ValidatingAdmissionPolicy with the `Warn` action reads the shared object for the warnings (it
+holds `anywhere`, every key in the cluster, and `scopes`, the keys in scope of each covered
+namespace, so a key new to the cluster is one write):
 - `pullpass-namespace` reads the namespace's own parameter object (`pullpass` in the pod's
   namespace), which holds the namespace's whole resolution in webhook order;
 - `pullpass-shared` reads the one shared object (`pullpass-shared` in the credentials namespace),
@@ -76,7 +78,7 @@ def _entries() -> _Object:
 def crd() -> _Object:
     spec = {
         "type": "object",
-        "required": ["credentials", "projects", "cluster", "covered", "anywhere"],
+        "required": ["credentials", "projects", "cluster", "covered", "anywhere", "scopes"],
         "properties": {
             "credentials": _entries(),
             "projects": {
@@ -91,6 +93,11 @@ def crd() -> _Object:
                 "additionalProperties": {"type": "boolean"},
             },
             "anywhere": _keys(MAX_ANYWHERE),
+            "scopes": {
+                "type": "object",
+                "maxProperties": MAX_COVERED,
+                "additionalProperties": _keys(MAX_ANYWHERE),
+            },
         },
     }
     return {
@@ -124,9 +131,6 @@ def crd() -> _Object:
     }
 
 
-_UNCOVERED = "!(namespaceObject.metadata.name in params.spec.covered)"
-
-
 def _shared_entries(project_label: str) -> str:
     label = cel._quote(project_label)
     project = f"namespaceObject.metadata.labels[{label}]"
@@ -135,7 +139,7 @@ def _shared_entries(project_label: str) -> str:
         f"{project} in params.spec.projects"
     )
     return (
-        f"!{_UNCOVERED} ? [] : "
+        "namespaceObject.metadata.name in params.spec.covered ? [] : "
         f"({known} ? params.spec.projects[{project}] : []) + params.spec.cluster"
     )
 
@@ -175,12 +179,12 @@ def _mutating(name: str, entries: str) -> _Object:
     )
 
 
-def _warning(name: str, entries: str, active: str) -> _Object:
+def _warning(name: str, entries: str) -> _Object:
     return _policy(
         "ValidatingAdmissionPolicy",
         name,
         {
-            "variables": cel.warning_variables(entries, active),
+            "variables": cel.warning_variables(entries),
             "validations": cel.warnings(MAX_WARNINGS),
         },
     )
@@ -225,10 +229,8 @@ def manifests(credentials_namespace: str, project_label: str) -> list[_Object]:
         _binding(mutating, "pullpass-namespace", own, []),
         _mutating("pullpass-shared", shared_entries),
         _binding(mutating, "pullpass-shared", shared, [credentials_namespace]),
-        _warning("pullpass-namespace-warnings", "params.spec.credentials", "true"),
-        _binding(validating, "pullpass-namespace-warnings", own, []),
-        _warning("pullpass-shared-warnings", shared_entries, _UNCOVERED),
-        _binding(validating, "pullpass-shared-warnings", shared, [credentials_namespace]),
+        _warning("pullpass-warnings", shared_entries),
+        _binding(validating, "pullpass-warnings", shared, []),
     ]
 
 

@@ -37,13 +37,14 @@ def anywhere(credentials: Iterable[Credential]) -> list[CompiledKey]:
     return ordered[:MAX_ANYWHERE]
 
 
-def namespace_spec(resolution: Resolution, everywhere: list[CompiledKey] | None = None) -> Spec:
+def namespace_spec(resolution: Resolution) -> Spec:
     return {
         "credentials": compile_entries(resolution.credentials),
         "projects": {},
         "cluster": [],
         "covered": {},
-        "anywhere": everywhere or [],
+        "anywhere": [],
+        "scopes": {},
     }
 
 
@@ -53,8 +54,9 @@ def shared_spec(
     resolutions: Mapping[str, Resolution],
     everywhere: list[CompiledKey] | None = None,
 ) -> Spec:
-    """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong;
-    `everywhere`: `anywhere` of every credential in the cluster."""
+    """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong
+    (`covered`, with their keys in scope as `scopes`, for the warnings); `everywhere`:
+    `anywhere` of every credential in the cluster."""
     projects: dict[str, list[Scoped]] = {}
     cluster: list[Scoped] = []
     for source in sorted(sources, key=lambda c: c.name):
@@ -66,12 +68,23 @@ def shared_spec(
                 Scoped(source.name, scope, source)
             )
     compiled: dict[str, list[Entry]] = {p: compile_entries(s) for p, s in sorted(projects.items())}
+    own = {
+        name: r
+        for name, r in sorted(resolutions.items())
+        if covered(r) or name == settings.credentials_namespace
+    }
     return {
         "credentials": [],
         "projects": compiled,
         "cluster": compile_entries(cluster),
-        "covered": {name: True for name, r in sorted(resolutions.items()) if covered(r)},
+        "covered": dict.fromkeys(own, True),
         "anywhere": everywhere or [],
+        "scopes": {
+            name: compile_keys(k for c in own[name].credentials for k in c.source.keys)[
+                :MAX_ANYWHERE
+            ]
+            for name in own
+        },
     }
 
 
@@ -92,7 +105,6 @@ def desired(
     sources = [c for c in credentials if source_scope(c, settings) is not None]
     shared = shared_spec(sources, settings, resolutions, everywhere)
     wanted = {(settings.credentials_namespace, SHARED_OBJECT): shared}
-    for name, resolution in sorted(resolutions.items()):
-        if covered(resolution) or name == settings.credentials_namespace:
-            wanted[(name, NAMESPACE_OBJECT)] = namespace_spec(resolution, everywhere)
+    for name in shared["covered"]:
+        wanted[(name, NAMESPACE_OBJECT)] = namespace_spec(resolutions[name])
     return wanted
