@@ -107,7 +107,7 @@ def follow(
 
 
 def test_parameters_follow_credential_changes(
-    leader: Pullpass, policy_mode: PolicyCluster, kubectl: Kubectl, kubeconfig: Path
+    leader: Pullpass, policy_mode: PolicyCluster, kubeconfig: Path
 ) -> None:
     ns = "pm-live"
     policy_mode.apply([namespace(ns)])
