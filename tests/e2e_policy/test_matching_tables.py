@@ -119,3 +119,27 @@ def test_every_key_in_one_secret(policy_mode: PolicyCluster) -> None:
     ]
     admitted, served = compare(policy_mode, pods)
     print(f"one namespace: {admitted} of {len(pods)} pods agree, {served} get a name")
+
+
+def test_policy_output_is_a_fixed_point(policy_mode: PolicyCluster) -> None:
+    """Reinvocation-safe: a pod the policies mutated, sent again, comes back the same."""
+    ns = "pm-fixed-point"
+    keys = ["quay.io", "*.corp.example", DOCKER_HUB, "ghcr.io/team-a"]
+    policy_mode.write([namespace(ns), *(secret(ns, f"k{i}", k) for i, k in enumerate(keys))])
+    images = [image for _, image in keyring_cases()] + ["quay.io/a", "eu.corp.example/b", "nginx"]
+    pods = [pod(ns, f"p{i:03d}", *images[i : i + 3]) for i in range(len(images))]
+    first = policy_mode.dry_run(pods)
+    again = []
+    for created in first.values():
+        meta = created["metadata"]
+        kept = {k: meta[k] for k in ("name", "namespace", "annotations") if k in meta}
+        again.append({**pod(ns, meta["name"]), "metadata": kept, "spec": created["spec"]})
+    second = policy_mode.dry_run(again)
+    assert len(second) == len(first) > 0
+    changed = 0
+    for name, created in first.items():
+        annotations = created["metadata"].get("annotations", {})
+        changed += "pullpass.io/injected" in annotations
+        assert pull_secrets(second[name]) == pull_secrets(created), name
+        assert second[name]["metadata"].get("annotations", {}) == annotations, name
+    assert changed > len(first) // 2
