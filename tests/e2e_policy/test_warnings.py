@@ -76,6 +76,10 @@ def test_shared_rules_warn_and_truncate(policy_mode: PolicyCluster) -> None:
         "metadata": {**manifest["metadata"], "labels": {"pullpass.io/inject": "disabled"}},
     }
     assert policy_warnings(policy_mode, opted_out) == []
+    # The same opt-out keeps the mutating policies away, as the webhook's object selector does.
+    assert policy_mode.secrets_of(manifest) == ["everyone"]
+    assert policy_mode.secrets_of(opted_out) == []
     # The webhook is not called there (explain's report only says the namespace is not enabled).
     disabled = pod("pm-warn-elsewhere", "p", "ghcr.io/x:1", "nginx")
     assert policy_warnings(policy_mode, disabled) == []
+    assert policy_mode.secrets_of(disabled) == []  # its own hub credential is not injected
