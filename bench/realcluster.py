@@ -6,7 +6,8 @@ only a real kube-apiserver can show: the paged list/watch at 10,000 namespaces a
 Secrets, and what the webhook adds to a pod creation on the apiserver's own path.
 
     .venv/bin/python bench/realcluster.py scale              # 50 vs 50,000 Secrets via the API
-    .venv/bin/python bench/realcluster.py cost --samples 500  # pullpass, Go reference, no webhook
+    .venv/bin/python bench/realcluster.py cost --samples 500  # pullpass, Go reference, policy
+                                                              # mode, no admission
     .venv/bin/python bench/realcluster.py restart-writes     # Secret writes of an in-sync restart
 
 Everything runs on loopback (localcluster's etcd + kube-apiserver +
@@ -42,6 +43,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
 import bench  # noqa: E402
+from app.core.policy.manifests import manifests  # noqa: E402
 from localcluster.build import build_control_plane  # noqa: E402
 from localcluster.control_plane import ControlPlane  # noqa: E402
 from localcluster.kubectl import Kubectl  # noqa: E402
@@ -202,6 +204,7 @@ def start_pullpass(
     *,
     pin: str | None = None,
     extra: tuple[str, ...] = (),
+    admission: str = "webhook",
 ) -> tuple[Pullpass, float]:
     """Start `pullpass serve` against the apiserver; seconds from exec to /readyz 200.
 
@@ -219,6 +222,7 @@ def start_pullpass(
             *extra,
         ),
         name=name,
+        admission=admission,
     )
     if pin is not None:
         server.component.argv = [bench.need("taskset"), "-c", pin, *server.component.argv]
@@ -552,10 +556,35 @@ def pct(values: list[float], q: float) -> float:
 
 
 IMAGES = ["quay.io/acme/web:1.2", "nginx:1.27", "ghcr.io/acme/api:v3"]
-ON, REF, OFF = "team-00000", "cost-reference", "cost-off"
+ON, REF, OFF, POL = "team-00000", "cost-reference", "cost-off", "cost-policy"
 # Every sample round creates one pod in each, in rotating order.
-CONDITIONS = {ON: "pullpass called", REF: "Go reference called", OFF: "no webhook called"}
+CONDITIONS = {
+    ON: "pullpass called",
+    REF: "Go reference called",
+    POL: "policy mode (no webhook)",
+    OFF: "no webhook called",
+}
 REF_LABEL = "bench.pullpass.io/reference"
+POLICY_LABEL = "bench.pullpass.io/policy"
+
+
+def _policy_mode(kubectl: Kubectl) -> None:
+    """Policy mode's objects, its bindings narrowed to the policy namespace and the pullpass
+    webhook kept out of it, so each condition meets one admission path."""
+    narrowed = []
+    for obj in manifests(CREDENTIALS_NAMESPACE, "pullpass.io/project"):
+        if obj["kind"].endswith("Binding"):
+            selector = obj["spec"]["matchResources"]["namespaceSelector"]
+            selector["matchExpressions"].append(
+                {"key": POLICY_LABEL, "operator": "In", "values": ["enabled"]}
+            )
+        narrowed.append(obj)
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps({"kind": "List", "apiVersion": "v1", "items": narrowed}),
+    )
 
 
 def _cost_setup(
@@ -572,6 +601,8 @@ def _cost_setup(
     moved = [{**o, "metadata": {**o["metadata"], "namespace": REF}} for o in secrets]
     reference_objects = workdir / "reference-objects.json"
     reference_objects.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": moved}))
+    in_policy = [{**o, "metadata": {**o["metadata"], "namespace": POL}} for o in secrets]
+    policy_labels = {**team["metadata"].get("labels", {}), POLICY_LABEL: "enabled"}
     for obj in [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CREDENTIALS_NAMESPACE}},
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OFF}},
@@ -580,9 +611,15 @@ def _cost_setup(
             "kind": "Namespace",
             "metadata": {"name": REF, "labels": {REF_LABEL: "enabled"}},
         },
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": POL, "labels": policy_labels},
+        },
         team,
         *secrets,
         *moved,
+        *in_policy,
     ]:
         api.create(obj)
     for namespace in CONDITIONS:
@@ -590,9 +627,17 @@ def _cost_setup(
         wait_for(partial(api.exists, path), 60, f"{namespace}'s ServiceAccount")
     server, _ = start_pullpass(cluster, workdir, "pp-cost", replicate=False, pin=bench.SERVER_CORE)
     stack.callback(server.stop)
+    # Policy mode's leader writes the parameters; it is on no pod's path.
+    leader, _ = start_pullpass(cluster, workdir, "pp-policy", replicate=False, admission="policy")
+    stack.callback(leader.stop)
     reference = stack.enter_context(bench.reference(fx, reference_objects))
     kubectl = Kubectl(cluster.kubeconfig)
-    kubectl.apply(webhook_configuration("pullpass", server.url, server.ca_pem))
+    _policy_mode(kubectl)
+    ours = webhook_configuration("pullpass", server.url, server.ca_pem)
+    ours["webhooks"][0]["namespaceSelector"]["matchExpressions"] = [
+        {"key": POLICY_LABEL, "operator": "DoesNotExist"}
+    ]
+    kubectl.apply(ours)
     config = webhook_configuration("reference", reference.url, (fx / "ca.crt").read_bytes())
     [hook] = config["webhooks"]
     hook["name"] = "pods.reference.bench"
@@ -631,7 +676,8 @@ def _interleave(
     order = list(CONDITIONS)
     n = 0
     while n < samples and time.monotonic() < deadline:
-        for namespace in order[n % 3 :] + order[: n % 3]:
+        turn = n % len(order)
+        for namespace in order[turn:] + order[:turn]:
             took, injected = measure(namespace)
             times[namespace].append(took)
             patched[namespace] += injected
@@ -670,8 +716,8 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, object]:
             api, server = _cost_setup(cluster, workdir, stack)
             http_create = partial(_create, api)
             # The apiserver picks up webhook configurations asynchronously.
-            for namespace in (ON, REF):
-                wait_for(partial(_patches, api, namespace), 30, f"a webhook patching {namespace}")
+            for namespace in (ON, REF, POL):
+                wait_for(partial(_patches, api, namespace), 30, f"a mutation in {namespace}")
             _interleave(http_create, args.warmup, time.monotonic() + 60)
             own = f"{server.metrics}/metrics"
             before = webhook_histogram(cluster)
@@ -726,12 +772,14 @@ def _cost_report(
         added = {
             "pullpass": _added(times, ON, OFF),
             "reference": _added(times, REF, OFF),
+            "policy_mode": _added(times, POL, OFF),
             "pullpass_over_reference": _added(times, ON, REF),
         }
         result[label] = {"times": times, "patched": patched, "added": added}
         say(
             f"<!-- {label}: pods that got imagePullSecrets: pullpass {patched[ON]}/"
-            f"{len(times[ON])}, reference {patched[REF]}/{len(times[REF])} -->"
+            f"{len(times[ON])}, reference {patched[REF]}/{len(times[REF])}, policy mode "
+            f"{patched[POL]}/{len(times[POL])} -->"
         )
         for who, figures in added.items():
             say(

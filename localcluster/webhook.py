@@ -44,7 +44,9 @@ class Pullpass:
         credentials_namespace: str = "pullpass-system",
         extra_args: tuple[str, ...] = (),
         name: str = "pullpass",
+        admission: str = "webhook",
     ) -> None:
+        """`admission="policy"`: no port and no certificate are passed, as none is needed."""
         self.workdir = workdir
         self.port = free_port()
         self.metrics_port = free_port()
@@ -55,14 +57,14 @@ class Pullpass:
         self.ca_file, _ = write_pair(ca, workdir / "certs", "ca")
         serving = issue(ca, name, hosts=["127.0.0.1", "localhost"])
         cert, key = write_pair(serving, workdir / "certs", "tls")
+        tls = [f"--port={self.port}", f"--cert-file={cert}", f"--key-file={key}"]
         argv = [
             *pullpass_argv(),
             "serve",
             "--address=127.0.0.1",
-            f"--port={self.port}",
+            f"--admission={admission}",
+            *(tls if admission == "webhook" else []),
             f"--metrics-port={self.metrics_port}",
-            f"--cert-file={cert}",
-            f"--key-file={key}",
             f"--kubeconfig={kubeconfig}",
             f"--credentials-namespace={credentials_namespace}",
             # Debug by default: the log test then searches the most verbose output there is.

@@ -6,7 +6,7 @@ import pytest
 from e2e.fixtures import prebuild
 
 HERE = Path(__file__).parent
-CONTROL_PLANE_SUITES = [HERE / "e2e", HERE / "e2e_scope", HERE / "e2e_chart"]
+CONTROL_PLANE_SUITES = [HERE / "e2e", HERE / "e2e_scope", HERE / "e2e_chart", HERE / "e2e_policy"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -47,6 +47,8 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "webhook": {"excludeNamespaces": ["tenant-a", "tenant-b"]},
         "namespaceLabelPolicy": {"enabled": True, "allowedGroups": ["platform", "ops"]},
     },
+    # Policy mode: the CRD, policies and bindings instead of the webhook, no certificates.
+    "policy": {"admission": {"mode": "policy"}, "replication": {"enabled": False}},
     # The smallest install: one replica (no PDB), no replication rules, no NetworkPolicy.
     "minimal": {
         "replicaCount": 1,
@@ -74,6 +76,13 @@ EXPECTED_KINDS: dict[str, set[str]] = {
         "ValidatingAdmissionPolicy",
     },
     "minimal": {"Deployment", "ClusterRole"},
+    "policy": {
+        "CustomResourceDefinition",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    },
 }
 
 

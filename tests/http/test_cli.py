@@ -111,6 +111,10 @@ def test_explain_never_prints_credential_data() -> None:
             "--cert-file and --key-file are required",
         ),
         (("serve", "--port", "99999"), "not a port number"),
+        (
+            ("serve", "--admission=policy", "--objects", "examples/credential.yaml"),
+            "--admission=policy writes to a cluster, not --objects",
+        ),
         (("bogus",), "invalid choice"),
     ],
 )
@@ -141,6 +145,10 @@ def test_flags_read_their_environment_variable(tmp_path: Path) -> None:
     result = run("serve", env=env)
     assert result.returncode == 2
     assert "not-a-port" in result.stderr
+    env = {**os.environ, "PULLPASS_ADMISSION": "sidecar"}
+    result = run("serve", env=env)
+    assert result.returncode == 2
+    assert "'sidecar'" in result.stderr
 
 
 def test_certs_writes_a_usable_pair(tmp_path: Path) -> None:

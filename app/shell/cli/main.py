@@ -79,6 +79,13 @@ def _days(text: str) -> int:
     return int(text)
 
 
+def _admission(text: str) -> str:
+    """A type, not `choices`, so a bad PULLPASS_ADMISSION is refused like a bad flag."""
+    if text not in ("webhook", "policy"):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is neither webhook nor policy")
+    return text
+
+
 def _hosts(text: str) -> list[str]:
     """Comma-separated, so an IPv6 address needs no escaping."""
     hosts = [h.strip() for h in text.split(",") if h.strip()]
@@ -95,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = commands.add_parser("serve", help="run the admission webhook")
+    _option(
+        serve,
+        "--admission",
+        "webhook",
+        type=_admission,
+        metavar="{webhook,policy}",
+        help="webhook: serve /mutate; policy: keep the MutatingAdmissionPolicies' parameters",
+    )
     _option(serve, "--address", "0.0.0.0", help="address to listen on")
     _option(serve, "--port", "8443", type=_port, help="HTTPS port of /mutate")
     _option(serve, "--metrics-port", "8080", type=_port, help="HTTP port of health and metrics")
@@ -159,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="audit NS even if not enabled (repeatable); default: every enabled namespace",
     )
     _source_options(audit, "Namespaces, Secrets, ServiceAccounts, Pods and workloads")
+
+    policy = commands.add_parser("policy", help="policy mode: print the API server's objects")
+    policy.add_argument("action", choices=["manifests"])
+    _option(policy, "--kubeconfig", help="kubeconfig whose namespace is pullpass's own")
+    _scope_options(policy)
 
     certs = commands.add_parser("certs", help="make a CA and a serving certificate")
     certs.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
@@ -229,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.shell.cli.audit import audit
 
             return audit(args)
+        if args.command == "policy":
+            from app.shell.cli.policy import policy
+
+            return policy(args)
         from app.shell.cli.certs import certs
 
         return certs(args)

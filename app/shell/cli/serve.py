@@ -1,4 +1,8 @@
-"""`pullpass serve`: wire the index, its feed, TLS and the two HTTP servers together."""
+"""`pullpass serve`: wire the index, its feed, TLS and the HTTP servers together.
+
+In policy mode (`--admission=policy`) there is no HTTPS listener and no certificate: the leader
+keeps the MutatingAdmissionPolicies' parameter objects current, and health and metrics stay.
+"""
 
 import argparse
 import asyncio
@@ -8,8 +12,10 @@ import os
 import signal
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
 import uvloop
@@ -22,6 +28,7 @@ from app.shell.cluster.client import api_client, own_namespace
 from app.shell.cluster.index import Index
 from app.shell.cluster.leader import Elector
 from app.shell.cluster.objects import BadInput, load_snapshot
+from app.shell.cluster.policy_writer import PolicyWriter
 from app.shell.cluster.replicator import Replicator
 from app.shell.cluster.selfcert import SelfManagedCerts
 from app.shell.cluster.watch import Feed
@@ -57,16 +64,11 @@ def scope_settings(args: argparse.Namespace) -> ScopeSettings:
 
 def serve(args: argparse.Namespace) -> int:
     logs.setup(args.log_level)
+    policy = args.admission == "policy"
+    if policy and args.objects:
+        raise UsageError("pullpass serve: --admission=policy writes to a cluster, not --objects")
     api = None if args.objects else api_client(args.kubeconfig)
-    if args.tls_secret:
-        certs = _self_managed_certs(args, api or api_client(args.kubeconfig))
-        args.cert_file, args.key_file = certs.cert_file, certs.key_file
-    if not args.cert_file or not args.key_file:
-        raise UsageError("pullpass serve: --cert-file and --key-file are required")
-    try:
-        tls = ReloadingContext(args.cert_file, args.key_file)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"pullpass serve: cannot load the serving certificate: {error}") from None
+    tls = None if policy else _tls(args, api)
     index = Index(scope_settings(args), fixed=api is None)
     ready: Callable[[], Readiness]
     feed = None
@@ -80,12 +82,17 @@ def serve(args: argparse.Namespace) -> int:
         feed = Feed(api, index)
         feed.start()
         ready = feed.readiness
-        if args.replicate:
-            _start_replication(args, api, index, feed.listed)
+        if args.replicate or policy:
+            leading = _elect(args, api)
+            if args.replicate:
+                Replicator(api, index, leading, feed.listed).start()
+            if policy:
+                PolicyWriter(api, index, leading, feed.listed).start()
     log.info(
         "starting",
         extra={
-            "port": args.port,
+            "admission": args.admission,
+            "port": None if policy else args.port,
             "metrics_port": args.metrics_port,
             "credentials_namespace": index.settings.credentials_namespace,
             "project_label": index.settings.project_label,
@@ -99,6 +106,19 @@ def serve(args: argparse.Namespace) -> int:
     if feed is not None:
         feed.stop()
     return 0
+
+
+def _tls(args: argparse.Namespace, api: ApiClient | None) -> ReloadingContext:
+    """The webhook's serving certificate: self-managed, or from files."""
+    if args.tls_secret:
+        certs = _self_managed_certs(args, api or api_client(args.kubeconfig))
+        args.cert_file, args.key_file = certs.cert_file, certs.key_file
+    if not args.cert_file or not args.key_file:
+        raise UsageError("pullpass serve: --cert-file and --key-file are required")
+    try:
+        return ReloadingContext(args.cert_file, args.key_file)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"pullpass serve: cannot load the serving certificate: {error}") from None
 
 
 def _load_objects(paths: list[str], index: Index) -> None:
@@ -137,26 +157,42 @@ def _self_managed_certs(args: argparse.Namespace, api: ApiClient) -> SelfManaged
     return certs
 
 
-def _start_replication(
-    args: argparse.Namespace, api: ApiClient, index: Index, listed: Callable[[], bool]
-) -> None:
+def _elect(args: argparse.Namespace, api: ApiClient) -> threading.Event:
+    """Start the Lease elector; the event is set while this replica leads."""
     identity = (
         args.identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     )
     namespace = args.lease_namespace or own_namespace(args.kubeconfig)
     elector = Elector(api, namespace, args.lease_name, identity, args.lease_duration)
     elector.start()
-    Replicator(api, index, elector.leading, listed).start()
+    return elector.leading
 
 
 async def _run(
     args: argparse.Namespace,
     index: Index,
-    tls: ReloadingContext,
+    tls: ReloadingContext | None,
     ready: Callable[[], Readiness],
 ) -> None:
+    """Health and metrics always; the HTTPS webhook only in webhook mode (`tls` given)."""
     common = {"host": args.address, "log_config": None, "access_log": False, "lifespan": "off"}
-    webhook = _Server(
+    health = _Server(uvicorn.Config(health_app(ready), port=args.metrics_port, **common))
+    servers = [health] if tls is None else [_webhook_server(args, index, tls, common), health]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stop, *servers)
+    reloader = None if tls is None else asyncio.create_task(tls.watch())
+    try:
+        await asyncio.gather(*(server.serve() for server in servers))
+    finally:
+        if reloader is not None:
+            reloader.cancel()
+
+
+def _webhook_server(
+    args: argparse.Namespace, index: Index, tls: ReloadingContext, common: dict[str, Any]
+) -> _Server:
+    return _Server(
         uvicorn.Config(
             webhook_app(index),
             port=args.port,
@@ -171,15 +207,6 @@ async def _run(
             **common,
         )
     )
-    health = _Server(uvicorn.Config(health_app(ready), port=args.metrics_port, **common))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _stop, webhook, health)
-    reloader = asyncio.create_task(tls.watch())
-    try:
-        await asyncio.gather(webhook.serve(), health.serve())
-    finally:
-        reloader.cancel()
 
 
 def _stop(*servers: uvicorn.Server) -> None:

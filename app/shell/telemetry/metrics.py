@@ -45,6 +45,11 @@ REPLICATION_SECONDS = Histogram(
     "Time from a change seen in the index to every copy written.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+PARAMETER_WRITES = Counter(
+    "pullpass_parameter_writes_total",
+    "Policy mode: writes of parameter objects, by action (created, updated, deleted, failed).",
+    ["action"],
+)
 REPLICATION_ERRORS = Counter(
     "pullpass_replication_errors_total", "Failed writes of copies, by action.", ["action"]
 )

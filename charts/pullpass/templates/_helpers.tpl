@@ -58,5 +58,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{- define "pullpass.selfManaged" -}}
-{{- if eq .Values.certificates.mode "self-managed" }}true{{ end }}
+{{- if and (eq .Values.certificates.mode "self-managed") (eq .Values.admission.mode "webhook") }}true{{ end }}
+{{- end }}
+
+{{- /* Policy mode: no webhook, no certificate; the leader writes the policies' parameters. */}}
+{{- define "pullpass.policyMode" -}}
+{{- if eq .Values.admission.mode "policy" }}true{{ end }}
 {{- end }}

@@ -1,0 +1,204 @@
+"""The CEL of policy mode: the webhook's decision over one list of compiled entries (pure).
+
+The expressions mirror, step by step, `reference.parse_image` (ParseNormalizedNamed),
+`keyring.Keyring.positions` (direct matches, else Docker Hub keys for images the kubelet's
+`isDefaultRegistryMatch` accepts) and `admission.handle` (append what is not listed, in entry
+order, and the `pullpass.io/injected` annotation). Each step is a policy variable over a list, as
+CEL has no functions: images, then domain/remainder strings, valid references, names without
+tag or digest, keyring targets [host, port, path, hub, registry] (and whether any entry serves
+them directly). The regexes are the ones
+`reference.py` uses, so both read the same grammar.
+"""
+
+from app.core import labels
+from app.core.admission.handle import WARNING_LIMIT
+from app.core.images import reference as ref
+
+_FIRST = "n.substring(0, n.indexOf('/'))"
+_REST = "n.substring(n.indexOf('/') + 1)"
+_DIGESTS = "^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$"
+
+
+def _quote(text: str) -> str:
+    """A CEL single-quoted string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _images() -> str:
+    containers = "(has(object.spec.{0}) ? object.spec.{0} : [])"
+    image = ".map(c, has(c.image) ? c.image : '')"
+    return (
+        containers.format("initContainers")
+        + image
+        + " + "
+        + containers.format("containers")
+        + image
+    )
+
+
+_I_FIRST = "i.substring(0, i.indexOf('/'))"
+_I_REST = "i.substring(i.indexOf('/') + 1)"
+_I_DOMAIN = (
+    f"({_I_FIRST} == 'index.docker.io' || {_I_FIRST} == 'localhost' || {_I_FIRST}.contains('.') "
+    f"|| {_I_FIRST}.contains(':') || {_I_FIRST}.lowerAscii() != {_I_FIRST})"
+)
+
+
+def _full() -> str:
+    """`_split_docker_domain`, joined again as domain/remainder, bare identifiers dropped."""
+    remote = f"(!i.contains('/') ? i : {_I_DOMAIN} ? {_I_REST} : i)"
+    hub_rest = f"({_I_REST}.contains('/') ? 'docker.io/' : 'docker.io/library/') + {_I_REST}"
+    full = (
+        "!i.contains('/') ? 'docker.io/library/' + i : "
+        f"{_I_FIRST} == 'index.docker.io' || {_I_FIRST} == 'docker.io' ? {hub_rest} : "
+        f"{_I_DOMAIN} ? i : 'docker.io/' + i"
+    )
+    return (
+        "variables.images.filter(i, !i.matches('^[a-f0-9]{64}$') && "
+        f"!{remote}.split(':')[0].matches('[A-Z]')).map(i, {full})"
+    )
+
+
+def _references() -> str:
+    """`parse_reference` of domain/remainder, checked, then tag and digest dropped."""
+    grammar = _quote(f"^(?:{ref._NAME})(?::{ref._TAG})?(?:@{ref._DIGEST})?$")
+    return (
+        f"variables.full.filter(f, f.matches({grammar}) && "
+        f"(!f.contains('@') || f.substring(f.indexOf('@') + 1).matches({_quote(_DIGESTS)})))"
+        ".map(f, f.split('@')[0])"
+        ".map(n, n.lastIndexOf(':') > n.lastIndexOf('/') ? n.substring(0, n.lastIndexOf(':')) : n)"
+    )
+
+
+def _targets() -> str:
+    """What the keyring's `Lookup` parses each name into: [host, port, path, hub, registry]."""
+    has_domain = (
+        f"({_FIRST}.matches({_quote('^' + ref._DOMAIN_AND_PORT + '$')}) && "
+        f"{_REST}.matches({_quote('^' + ref._REMOTE_NAME + '$')}))"
+    )
+    path_ok = f"({has_domain} ? {_REST} : n).size() <= {ref.NAME_TOTAL_LENGTH_MAX}"
+    bracketed = f"{_FIRST}.matches('^\\\\[[^\\\\]]*\\\\]:[0-9]+$')"
+    plain = f"{_FIRST}.matches('^[^:\\\\[\\\\]]*:[0-9]+$')"
+    host = (
+        f"{bracketed} ? {_FIRST}.substring(1, {_FIRST}.indexOf(']')) : "
+        f"{plain} ? {_FIRST}.substring(0, {_FIRST}.indexOf(':')) : {_FIRST}"
+    )
+    port = (
+        f"{bracketed} ? {_FIRST}.substring({_FIRST}.indexOf(']') + 2) : "
+        f"{plain} ? {_FIRST}.substring({_FIRST}.indexOf(':') + 1) : ''"
+    )
+    hub = (
+        f"{_FIRST} == 'docker.io' || {_FIRST} == 'index.docker.io' || "
+        f"!({_FIRST}.contains('.') || {_FIRST}.contains(':'))"
+    )
+    return (
+        f"variables.names.filter(n, {path_ok})"
+        f".map(n, [{host}, {port}, '/' + {_REST}, ({hub}) ? 'y' : '', {_FIRST}])"
+    )
+
+
+_DIRECT = (
+    "(k.port == t[1] && t[2].startsWith(k.path) && "
+    "(k.exact != '' ? t[0] == k.exact : t[0].matches(k.host)))"
+)
+# A key serves a target directly, or as a Docker Hub key for a Docker Hub image: among a list of
+# keys, some key then serves it (the fallback only matters when no key matched directly).
+_SERVES = f"({_DIRECT} || (k.dockerHub && t[3] == 'y'))"
+
+
+def _parsed(entries: str) -> list[tuple[str, str]]:
+    """From the entries in scope to the keyring targets of the pod's valid image references."""
+    return [
+        ("entries", entries),
+        ("images", _images()),
+        ("full", _full()),
+        ("names", _references()),
+        ("targets", _targets()),
+    ]
+
+
+def _named(steps: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"name": name, "expression": expression} for name, expression in steps]
+
+
+def variables(entries: str) -> list[dict[str, str]]:
+    """The mutating policy's variables, `entries` being the CEL list of the entries in scope."""
+    listed = (
+        "has(object.spec.imagePullSecrets) ? "
+        "object.spec.imagePullSecrets.map(s, has(s.name) ? s.name : '') : []"
+    )
+    direct = (
+        "variables.targets.map(t, t + "
+        f"[variables.entries.exists(e, e.keys.exists(k, {_DIRECT})) ? 'y' : ''])"
+    )
+    wanted = (
+        "variables.entries.filter(e, variables.direct.exists(t, e.keys.exists(k, "
+        f"{_DIRECT} || (k.dockerHub && t[3] == 'y' && t[5] == ''))))"
+        ".map(e, e.name).filter(n, !(n in variables.listed))"
+    )
+    return _named([*_parsed(entries), ("direct", direct), ("listed", listed), ("added", wanted)])
+
+
+def warning_variables(entries: str) -> list[dict[str, str]]:
+    """The warning policy's variables, over the shared object: `registries`, in image order,
+    once each, of the images that nothing in scope serves and some key in the cluster
+    (`params.spec.anywhere`) does.
+
+    In scope: a covered namespace's keys (`params.spec.scopes`), else `entries` (its project's
+    and the cluster's, as the shared mutating policy reads them).
+    """
+    name = "namespaceObject.metadata.name"
+    served = (
+        f"({name} in params.spec.covered ? ({name} in params.spec.scopes && "
+        f"params.spec.scopes[{name}].exists(k, {_SERVES})) : "
+        f"variables.entries.exists(e, e.keys.exists(k, {_SERVES})))"
+    )
+    unserved = (
+        f"variables.targets.filter(t, !{served} && params.spec.anywhere.exists(k, {_SERVES}))"
+        ".map(t, t[4])"
+    )
+    earlier = "variables.unserved.exists(j, o, j < i && o == r)"
+    once = f"variables.unserved.transformList(i, r, !{earlier}, r)"
+    return _named([*_parsed(entries), ("unserved", unserved), ("registries", once)])
+
+
+def warnings(count: int) -> list[dict[str, str]]:
+    """One validation per warning, the webhook's text: a policy cannot return a list of them."""
+    out = []
+    for i in range(count):
+        text = (
+            f"('pullpass: ' + variables.registries[{i}] + "
+            "' has a registry credential in the cluster, none in scope here')"
+        )
+        cut = WARNING_LIMIT - 3
+        out.append(
+            {
+                "expression": f"variables.registries.size() <= {i}",
+                "messageExpression": (
+                    f"{text}.size() <= {WARNING_LIMIT} ? {text} : "
+                    f"{text}.substring(0, {cut}) + '...'"
+                ),
+            }
+        )
+    return out
+
+
+def json_patch() -> str:
+    """Append the added names, creating the list when absent, and record them."""
+    key = labels.INJECTED
+    escaped = "/metadata/annotations/" + key.replace("~", "~0").replace("/", "~1")
+    earlier = (
+        f"(has(object.metadata.annotations) && {_quote(key)} in object.metadata.annotations ? "
+        f"object.metadata.annotations[{_quote(key)}].split(',').filter(x, x != '') : [])"
+    )
+    secrets = (
+        "(has(object.spec.imagePullSecrets) ? variables.added.map(n, JSONPatch{op: 'add', "
+        "path: '/spec/imagePullSecrets/-', value: {'name': n}}) : [JSONPatch{op: 'add', "
+        "path: '/spec/imagePullSecrets', value: variables.added.map(n, {'name': n})}])"
+    )
+    annotation = (
+        f"(has(object.metadata.annotations) ? [JSONPatch{{op: 'add', path: {_quote(escaped)}, "
+        f"value: ({earlier} + variables.added).join(',')}}] : [JSONPatch{{op: 'add', "
+        f"path: '/metadata/annotations', value: {{{_quote(key)}: variables.added.join(',')}}}}])"
+    )
+    return f"variables.added.size() == 0 ? [] : {secrets} + {annotation}"

@@ -1,0 +1,90 @@
+"""Scoped credentials compiled to what CEL can evaluate: the parameter objects' entries (pure).
+
+Each registry key becomes the keyring's view of it (`parse_key`): an anchored RE2 regex of its
+host (one glob per label, `glob_regex`) and, when no label has a glob character, the host itself
+(`exact`: CEL then compares strings instead of compiling the parameter's regex on every call),
+its port, its path prefix, and whether it is a Docker Hub key that serves Docker Hub images when
+no key matched directly. Keys the kubelet could never match (unparsable, or a label that is a
+bad pattern) are left out, as the kubelet skips them. Only key structure is kept: no credential
+data can reach a parameter object.
+"""
+
+from collections.abc import Iterable
+from typing import TypedDict
+
+from app.core.credentials.scope import Scoped
+from app.core.images.keyring import RegistryKey, parse_key
+from app.core.policy.glob_regex import NeverMatches, host_regex
+from app.core.policy.manifests import (
+    HOST_LENGTH,
+    MAX_ENTRIES,
+    MAX_KEYS,
+    PATH_LENGTH,
+    PORT_LENGTH,
+)
+
+
+class CompiledKey(TypedDict):
+    host: str
+    exact: str
+    port: str
+    path: str
+    dockerHub: bool
+
+
+class Entry(TypedDict):
+    name: str
+    scope: str
+    keys: list[CompiledKey]
+
+
+_GLOB = set(b"*?[\\")
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def compile_key(key: RegistryKey) -> CompiledKey | None:
+    """None when no image the kubelet could look up would match the key, or when the key is
+    beyond the schema's bounds (a port past 16 characters, a path past 512, a host regex past
+    1,024: hosts of hundreds of characters), which a write of the parameters would fail on."""
+    try:
+        host = host_regex(key.labels)
+    except NeverMatches:
+        return None
+    port, path = _text(key.port), _text(key.path)
+    if len(host) > HOST_LENGTH or len(port) > PORT_LENGTH or len(path) > PATH_LENGTH:
+        return None
+    exact = "" if any(set(label) & _GLOB for label in key.labels) else _text(b".".join(key.labels))
+    return {
+        "host": host,
+        "exact": exact,
+        "port": port,
+        "path": path,
+        "dockerHub": key.docker_hub,
+    }
+
+
+def compile_keys(raw_keys: Iterable[str]) -> list[CompiledKey]:
+    """The distinct compiled keys, in first-seen order."""
+    out: list[CompiledKey] = []
+    for raw in raw_keys:
+        key = parse_key(raw)
+        compiled = compile_key(key) if key is not None else None
+        if compiled is not None and compiled not in out:
+            out.append(compiled)
+    return out
+
+
+def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
+    """One entry per credential, in the order given (webhook order, from `scope.resolve`).
+
+    Past the schema's bounds (64 credentials in one list, 16 distinct keys in one credential)
+    the rest is left out, so the parameters can still be written: see the README's differences.
+    """
+    entries: list[Entry] = [
+        {"name": c.secret, "scope": c.scope, "keys": compile_keys(c.source.keys)[:MAX_KEYS]}
+        for c in credentials
+    ]
+    return entries[:MAX_ENTRIES]

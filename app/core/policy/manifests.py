@@ -1,0 +1,247 @@
+"""Every object the API server needs for policy mode: parameter CRD, policies, bindings (pure).
+
+Two MutatingAdmissionPolicies share one CEL program (`cel`) and one parameter kind, and one
+ValidatingAdmissionPolicy with the `Warn` action reads the shared object for the warnings (it
+holds `anywhere`, every key in the cluster, and `scopes`, the keys in scope of each covered
+namespace, so a key new to the cluster is one write):
+- `pullpass-namespace` reads the namespace's own parameter object (`pullpass` in the pod's
+  namespace), which holds the namespace's whole resolution in webhook order;
+- `pullpass-shared` reads the one shared object (`pullpass-shared` in the credentials namespace),
+  which holds the project rules keyed by project and the cluster rules, so the first pod of a
+  brand-new namespace is served at once through `namespaceObject`'s project label.
+The shared object lists as `covered` every namespace whose resolution differs from its shared
+rules alone (it has namespace credentials or a name conflict); there the shared policy adds
+nothing. Everywhere else both policies compute the same names, so whichever runs first adds them
+and the other finds them listed: the outcome depends on no policy order and is reinvocation-safe.
+"""
+
+from typing import Any
+
+from app.core import labels
+from app.core.policy import cel
+
+GROUP = "pullpass.io"
+VERSION = "v1alpha1"
+KIND = "PullpassRules"
+PLURAL = "pullpassrules"
+NAMESPACE_OBJECT = "pullpass"
+SHARED_OBJECT = "pullpass-shared"
+
+# Bounds of the parameter schema: they keep the API server's CEL cost estimate finite.
+MAX_ENTRIES = 64
+MAX_KEYS = 16
+MAX_PROJECTS = 256
+MAX_COVERED = 10000
+MAX_ANYWHERE = 256
+MAX_WARNINGS = 8
+NAME_LENGTH = 253
+SCOPE_LENGTH = 320
+HOST_LENGTH = 1024
+PORT_LENGTH = 16
+PATH_LENGTH = 512
+
+_Object = dict[str, Any]
+
+
+def _string(max_length: int) -> _Object:
+    return {"type": "string", "maxLength": max_length}
+
+
+def _keys(max_items: int) -> _Object:
+    key = {
+        "type": "object",
+        "required": ["host", "exact", "port", "path", "dockerHub"],
+        "properties": {
+            "host": _string(HOST_LENGTH),
+            "exact": _string(HOST_LENGTH),
+            "port": _string(PORT_LENGTH),
+            "path": _string(PATH_LENGTH),
+            "dockerHub": {"type": "boolean"},
+        },
+    }
+    return {"type": "array", "maxItems": max_items, "items": key}
+
+
+def _entries() -> _Object:
+    entry = {
+        "type": "object",
+        "required": ["name", "scope", "keys"],
+        "properties": {
+            "name": _string(NAME_LENGTH),
+            "scope": _string(SCOPE_LENGTH),
+            "keys": _keys(MAX_KEYS),
+        },
+    }
+    return {"type": "array", "maxItems": MAX_ENTRIES, "items": entry}
+
+
+def crd() -> _Object:
+    spec = {
+        "type": "object",
+        "required": ["credentials", "projects", "cluster", "covered", "anywhere", "scopes"],
+        "properties": {
+            "credentials": _entries(),
+            "projects": {
+                "type": "object",
+                "maxProperties": MAX_PROJECTS,
+                "additionalProperties": _entries(),
+            },
+            "cluster": _entries(),
+            "covered": {
+                "type": "object",
+                "maxProperties": MAX_COVERED,
+                "additionalProperties": {"type": "boolean"},
+            },
+            "anywhere": _keys(MAX_ANYWHERE),
+            "scopes": {
+                "type": "object",
+                "maxProperties": MAX_COVERED,
+                "additionalProperties": _keys(MAX_ANYWHERE),
+            },
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "plural": PLURAL,
+                "singular": "pullpassrules",
+                "listKind": KIND + "List",
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "required": ["spec"],
+                            "properties": {"spec": spec},
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _shared_entries(project_label: str) -> str:
+    label = cel._quote(project_label)
+    project = f"namespaceObject.metadata.labels[{label}]"
+    known = (
+        f"has(namespaceObject.metadata.labels) && {label} in namespaceObject.metadata.labels && "
+        f"{project} in params.spec.projects"
+    )
+    return (
+        "namespaceObject.metadata.name in params.spec.covered ? [] : "
+        f"({known} ? params.spec.projects[{project}] : []) + params.spec.cluster"
+    )
+
+
+def _policy(kind: str, name: str, spec: _Object) -> _Object:
+    """A policy of pod CREATEs in pullpass's parameter kind; it never refuses a pod."""
+    rule = {
+        "apiGroups": [""],
+        "apiVersions": ["v1"],
+        "operations": ["CREATE"],
+        "resources": ["pods"],
+    }
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {
+            "paramKind": {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND},
+            "matchConstraints": {"resourceRules": [rule]},
+            "failurePolicy": "Ignore",
+            **spec,
+        },
+    }
+
+
+def _mutating(name: str, entries: str) -> _Object:
+    return _policy(
+        "MutatingAdmissionPolicy",
+        name,
+        {
+            "reinvocationPolicy": "IfNeeded",
+            "variables": cel.variables(entries),
+            "mutations": [
+                {"patchType": "JSONPatch", "jsonPatch": {"expression": cel.json_patch()}}
+            ],
+        },
+    )
+
+
+def _warning(name: str, entries: str) -> _Object:
+    return _policy(
+        "ValidatingAdmissionPolicy",
+        name,
+        {
+            "variables": cel.warning_variables(entries),
+            "validations": cel.warnings(MAX_WARNINGS),
+        },
+    )
+
+
+def _binding(kind: str, policy: str, param: _Object, excluded: list[str]) -> _Object:
+    expressions = [{"key": labels.INJECT, "operator": "In", "values": [labels.ENABLED]}]
+    if excluded:
+        expressions.append(
+            {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded}
+        )
+    warn = {"validationActions": ["Warn"]} if kind == "ValidatingAdmissionPolicy" else {}
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": kind + "Binding",
+        "metadata": {"name": policy},
+        "spec": {
+            **warn,
+            "policyName": policy,
+            "paramRef": {**param, "parameterNotFoundAction": "Allow"},
+            "matchResources": {
+                "namespaceSelector": {"matchExpressions": expressions},
+                "objectSelector": {
+                    "matchExpressions": [
+                        {"key": labels.INJECT, "operator": "NotIn", "values": [labels.DISABLED]}
+                    ]
+                },
+            },
+        },
+    }
+
+
+def manifests(credentials_namespace: str, project_label: str) -> list[_Object]:
+    """CRD, policies and bindings, in the order `kubectl apply` needs them."""
+    own = {"name": NAMESPACE_OBJECT}
+    shared = {"name": SHARED_OBJECT, "namespace": credentials_namespace}
+    shared_entries = _shared_entries(project_label)
+    mutating, validating = "MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"
+    return [
+        crd(),
+        _mutating("pullpass-namespace", "params.spec.credentials"),
+        _binding(mutating, "pullpass-namespace", own, []),
+        _mutating("pullpass-shared", shared_entries),
+        _binding(mutating, "pullpass-shared", shared, [credentials_namespace]),
+        _warning("pullpass-warnings", shared_entries),
+        _binding(validating, "pullpass-warnings", shared, []),
+    ]
+
+
+def parameter_object(namespace: str, name: str, spec: _Object) -> _Object:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": KIND,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {labels.MANAGED_BY: labels.PULLPASS},
+        },
+        "spec": spec,
+    }

@@ -1,0 +1,110 @@
+"""The parameter objects' specs, from the index's resolutions (pure).
+
+One spec per enabled namespace that the shared rules alone would get wrong (its whole
+resolution, webhook order), and one shared spec (the project rules keyed by project, the cluster
+rules, and those namespaces as `covered`). The leader writes them; `manifests` explains how the
+two policies use them.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from app.core.credentials.credential import Credential
+from app.core.credentials.scope import (
+    CLUSTER,
+    NAMESPACE,
+    Resolution,
+    Scoped,
+    ScopeSettings,
+    source_scope,
+)
+from app.core.policy.compile import CompiledKey, Entry, compile_entries, compile_keys
+from app.core.policy.manifests import MAX_ANYWHERE, NAMESPACE_OBJECT, SHARED_OBJECT
+
+Spec = dict[str, Any]
+
+
+def covered(resolution: Resolution) -> bool:
+    """Whether the shared rules alone would miss a namespace credential or a name conflict."""
+    return bool(resolution.conflicts) or any(c.scope == NAMESPACE for c in resolution.credentials)
+
+
+def anywhere(credentials: Iterable[Credential]) -> list[CompiledKey]:
+    """The distinct keys of every registry credential in the cluster, for the warnings, in a
+    stable order; past the schema's bound the rest is left out (fewer warnings, same pulls)."""
+    keys = compile_keys(k for c in credentials for k in c.keys)
+    ordered = sorted(keys, key=lambda k: (k["host"], k["port"], k["path"], k["dockerHub"]))
+    return ordered[:MAX_ANYWHERE]
+
+
+def namespace_spec(resolution: Resolution) -> Spec:
+    return {
+        "credentials": compile_entries(resolution.credentials),
+        "projects": {},
+        "cluster": [],
+        "covered": {},
+        "anywhere": [],
+        "scopes": {},
+    }
+
+
+def shared_spec(
+    sources: Iterable[Credential],
+    settings: ScopeSettings,
+    resolutions: Mapping[str, Resolution],
+    everywhere: list[CompiledKey] | None = None,
+) -> Spec:
+    """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong
+    (`covered`, with their keys in scope as `scopes`, for the warnings); `everywhere`:
+    `anywhere` of every credential in the cluster."""
+    projects: dict[str, list[Scoped]] = {}
+    cluster: list[Scoped] = []
+    for source in sorted(sources, key=lambda c: c.name):
+        scope = source_scope(source, settings)
+        if scope == CLUSTER:
+            cluster.append(Scoped(source.name, scope, source))
+        elif scope is not None:
+            projects.setdefault(scope.removeprefix("project:"), []).append(
+                Scoped(source.name, scope, source)
+            )
+    compiled: dict[str, list[Entry]] = {p: compile_entries(s) for p, s in sorted(projects.items())}
+    own = {
+        name: r
+        for name, r in sorted(resolutions.items())
+        if covered(r) or name == settings.credentials_namespace
+    }
+    return {
+        "credentials": [],
+        "projects": compiled,
+        "cluster": compile_entries(cluster),
+        "covered": dict.fromkeys(own, True),
+        "anywhere": everywhere or [],
+        "scopes": {
+            name: compile_keys(k for c in own[name].credentials for k in c.source.keys)[
+                :MAX_ANYWHERE
+            ]
+            for name in own
+        },
+    }
+
+
+def desired(
+    resolutions: Mapping[str, Resolution],
+    credentials: Iterable[Credential],
+    settings: ScopeSettings,
+) -> dict[tuple[str, str], Spec]:
+    """Every parameter object's spec by (namespace, name), from the enabled namespaces'
+    resolutions and every registry credential in the cluster.
+
+    A namespace that the shared rules serve alone gets no object of its own: a change of a
+    project or cluster source is then one write, not one per namespace. The credentials
+    namespace, which the shared policies leave out, gets one whenever it is enabled.
+    """
+    credentials = list(credentials)
+    everywhere = anywhere(credentials)
+    sources = [c for c in credentials if source_scope(c, settings) is not None]
+    shared = shared_spec(sources, settings, resolutions, everywhere)
+    wanted = {(settings.credentials_namespace, SHARED_OBJECT): shared}
+    for name in shared["covered"]:
+        wanted[(name, NAMESPACE_OBJECT)] = namespace_spec(resolutions[name])
+    return wanted

@@ -1,0 +1,14 @@
+"""`pullpass policy manifests`: every object policy mode needs, for `kubectl apply -f -`."""
+
+import argparse
+import json
+
+from app.core.policy.manifests import manifests
+from app.shell.cli.serve import scope_settings
+
+
+def policy(args: argparse.Namespace) -> int:
+    settings = scope_settings(args)
+    items = manifests(settings.credentials_namespace, settings.project_label)
+    print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
+    return 0

@@ -1,0 +1,200 @@
+"""Policy mode's compiled keys agree with the keyring: Go's globs as RE2, ports, path prefixes.
+
+Python's `re` is the bridge to RE2 here: the compiler emits only syntax both engines read the
+same way (`\\xHH`, plain classes, `*`, anchors), and the targets are ASCII, where the engines'
+only differences (Unicode classes, `\\x{...}`, lookaround, backreferences) cannot arise.
+"""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.core.credentials.credential import Credential, NamespaceInfo
+from app.core.credentials.scope import Scoped, ScopeSettings, resolve
+from app.core.images.go_glob import BadPattern, glob
+from app.core.images.go_string import go_bytes
+from app.core.images.go_url import parse_url, split_url
+from app.core.images.keyring import key_matches, parse_key
+from app.core.images.reference import parse_image
+from app.core.policy.compile import CompiledKey, compile_entries, compile_key
+from app.core.policy.glob_regex import NeverMatches, label_regex
+from app.core.policy.manifests import MAX_ENTRIES, MAX_KEYS
+from app.core.policy.parameters import anywhere, desired, namespace_spec, shared_spec
+
+CASES: dict[str, Any] = json.loads(
+    (Path(__file__).parents[1] / "data" / "keyring_cases.json").read_text(encoding="utf-8")
+)
+IMAGE_LABEL = re.compile(r"[\x21-\x7e]*")
+
+
+def go_answer(pattern: bytes, name: bytes) -> bool:
+    try:
+        return glob(pattern, name)
+    except BadPattern:
+        return False
+
+
+def regex_answer(pattern: bytes, name: str) -> bool:
+    try:
+        return re.fullmatch(label_regex(pattern), name) is not None
+    except NeverMatches:
+        return False
+
+
+def in_image_domain(name: str) -> bool:
+    return IMAGE_LABEL.fullmatch(name) is not None and not set(name) & {".", "/"}
+
+
+@pytest.mark.parametrize("case", CASES["filepath_match"]["cases"], ids=lambda c: c["pattern"])
+def test_go_match_table(case: dict[str, Any]) -> None:
+    pattern = go_bytes(case["pattern"])
+    if case["result"] == "bad":
+        with pytest.raises(NeverMatches):
+            label_regex(pattern)
+    elif in_image_domain(case["name"]):
+        assert regex_answer(pattern, case["name"]) is case["result"]
+
+
+@settings(max_examples=3000)
+@given(
+    st.text("ab*?[]^-\\.:", max_size=8),
+    st.text("ab-:^[]\\*", max_size=6).filter(in_image_domain),
+)
+def test_globs_agree_with_go(pattern: str, name: str) -> None:
+    assert regex_answer(go_bytes(pattern), name) is go_answer(go_bytes(pattern), go_bytes(name))
+
+
+def target(name: str) -> tuple[str, str, str]:
+    """The keyring's parse of a looked-up name: host, port, path (as the CEL computes them)."""
+    parsed = parse_url(go_bytes(name))
+    assert parsed is not None, name
+    labels, port = split_url(parsed[0])
+    return ".".join(x.decode() for x in labels), port.decode(), parsed[1].decode()
+
+
+def direct(key: CompiledKey, name: str) -> bool:
+    host, port, path = target(name)
+    by_regex = re.search(key["host"], host) is not None
+    if key["exact"]:
+        assert (host == key["exact"]) is by_regex, (key, host)
+    return key["port"] == port and path.startswith(key["path"]) and by_regex
+
+
+def key_pairs() -> list[tuple[str, str]]:
+    pairs = [(c["glob"], c["target"]) for c in CASES["urls_match"]["cases"]]
+    for table in ("keyring_for_glob", "keyring_miss"):
+        pairs += [(c["key"], c["target"] + "/foo/bar") for c in CASES[table]["cases"]]
+    pairs += [(k, c["image"]) for c in CASES["lookup"]["cases"] for k in c["keys"]]
+    return pairs
+
+
+@pytest.mark.parametrize(("raw", "image"), key_pairs())
+def test_compiled_keys_match_as_the_keyring(raw: str, image: str) -> None:
+    key = parse_key(raw)
+    assert key is not None
+    compiled = compile_key(key)
+    expected = key_matches(key, image)
+    assert (compiled is not None and direct(compiled, image)) is expected
+
+
+def test_docker_hub_keys_are_flagged() -> None:
+    for raw in ("https://index.docker.io/v1/", "index.docker.io"):
+        key = parse_key(raw)
+        assert key is not None
+        compiled = compile_key(key)
+        assert compiled is not None, raw
+        assert compiled["dockerHub"], raw
+    quay = parse_key("quay.io")
+    assert quay is not None
+    assert compile_key(quay) == {
+        "host": "^quay\\.io$",
+        "exact": "quay.io",
+        "port": "",
+        "path": "",
+        "dockerHub": False,
+    }
+
+
+def test_joined_host_splits_at_dots() -> None:
+    """`*` never eats a dot: as many labels as the image, each matching its own glob."""
+    key = parse_key("*.corp.example")
+    assert key is not None
+    compiled = compile_key(key)
+    assert compiled is not None
+    assert direct(compiled, "eu.corp.example/app")
+    assert not direct(compiled, "a.b.corp.example/app")
+    wild = parse_key("a?b.io")
+    assert wild is not None
+    assert not key_matches(wild, "a.b.io/app")
+    compiled = compile_key(wild)
+    assert compiled is not None
+    assert not direct(compiled, "a.b.io/app")
+    # url.Parse rejects '[' in a key's host, yet a class must keep the dot out all the same.
+    for pattern in (b"a[.x]b", b"a[^x]b"):
+        assert re.fullmatch(label_regex(pattern) + "\\.io", "a.b.io") is None, pattern
+    name = parse_image("eu.corp.example/app:1")
+    assert name is not None
+    assert key_matches(key, name)
+
+
+def test_parameters_keep_webhook_order_and_cover_namespaces_with_own_rules() -> None:
+    scope = ScopeSettings("pullpass-system")
+    dockercfg = "kubernetes.io/dockerconfigjson"
+    own = Credential("team", "regcred", dockercfg, {}, {}, ("quay.io",))
+    project = Credential("pullpass-system", "p", dockercfg, {"pullpass.io/project": "a"}, {}, ())
+    cluster = Credential(
+        "pullpass-system", "c", dockercfg, {"pullpass.io/scope": "cluster"}, {}, ()
+    )
+    labels = {"pullpass.io/inject": "enabled", "pullpass.io/project": "a"}
+    with_own = resolve(NamespaceInfo("team", labels), [own], [cluster, project], scope)
+    fresh = resolve(NamespaceInfo("fresh", labels), [], [cluster, project], scope)
+    assert [e["name"] for e in namespace_spec(with_own)["credentials"]] == ["regcred", "p", "c"]
+    shared = shared_spec([cluster, project], scope, {"team": with_own, "fresh": fresh})
+    assert [e["name"] for e in shared["projects"]["a"] + shared["cluster"]] == ["p", "c"]
+    assert shared["covered"] == {"team": True}
+
+
+def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
+    scope = ScopeSettings("pullpass-system")
+    dockercfg = "kubernetes.io/dockerconfigjson"
+    own = Credential("team", "regcred", dockercfg, {}, {}, ("quay.io", "ghcr.io"))
+    cluster = Credential(
+        "pullpass-system", "c", dockercfg, {"pullpass.io/scope": "cluster"}, {}, ("quay.io",)
+    )
+    enabled = {"pullpass.io/inject": "enabled"}
+    resolutions = {
+        "team": resolve(NamespaceInfo("team", enabled), [own], [cluster], scope),
+        "fresh": resolve(NamespaceInfo("fresh", enabled), [], [cluster], scope),
+        "pullpass-system": resolve(NamespaceInfo("pullpass-system", enabled), [], [cluster], scope),
+    }
+    wanted = desired(resolutions, [own, cluster], scope)
+    assert sorted(wanted) == [
+        ("pullpass-system", "pullpass"),
+        ("pullpass-system", "pullpass-shared"),
+        ("team", "pullpass"),
+    ]
+    shared = wanted[("pullpass-system", "pullpass-shared")]
+    assert [k["host"] for k in shared["anywhere"]] == ["^ghcr\\.io$", "^quay\\.io$"]
+    assert shared["anywhere"] == anywhere([own, cluster])
+    assert shared["covered"] == {"pullpass-system": True, "team": True}
+    assert [k["exact"] for k in shared["scopes"]["team"]] == ["quay.io", "ghcr.io"]
+    assert shared["scopes"]["pullpass-system"] == []
+    assert wanted[("team", "pullpass")]["anywhere"] == []
+
+
+def test_entries_stay_within_the_schema_bounds() -> None:
+    """A write past a bound would fail and stall every parameter update: the rest is left out."""
+    many_keys = tuple(f"r{i}.example" for i in range(MAX_KEYS + 4))
+    wide = Credential("team", "wide", "kubernetes.io/dockerconfigjson", {}, {}, many_keys)
+    scoped = [Scoped(f"s{i:03d}", "namespace", wide) for i in range(MAX_ENTRIES + 3)]
+    entries = compile_entries(scoped)
+    assert len(entries) == MAX_ENTRIES
+    assert all(len(e["keys"]) == MAX_KEYS for e in entries)
+    long_host = parse_key("-" * 300 + ".example")
+    assert long_host is not None
+    assert compile_key(long_host) is None
