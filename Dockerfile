@@ -13,11 +13,13 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
 # A throwaway venv brings the pip that builds and installs (a Debian base has none of its own);
-# /opt/pullpass is made --without-pip, so the image carries no pip there.
+# /opt/pullpass is made --without-pip, so the image carries no pip there. The Kubernetes client's
+# asyncio twin (kubernetes/aio, about 68 MB) is never imported by pullpass, so it stays behind.
 RUN python3 -m venv /opt/build \
  && /opt/build/bin/pip wheel --no-deps --wheel-dir /wheels . \
  && python3 -m venv --without-pip /opt/pullpass \
- && /opt/build/bin/pip --python /opt/pullpass/bin/python install /wheels/*.whl
+ && /opt/build/bin/pip --python /opt/pullpass/bin/python install /wheels/*.whl \
+ && rm -rf /opt/pullpass/lib/python3*/site-packages/kubernetes/aio
 
 FROM ${PYTHON_BASE}
 LABEL org.opencontainers.image.title="pullpass" \

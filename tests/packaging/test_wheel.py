@@ -7,6 +7,7 @@ checkout.
 """
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,8 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = work / "opt-pullpass"
     run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=work)
     run(*pip, "--python", venv / "bin" / "python", "install", "--quiet", wheel, cwd=work)
+    [aio] = venv.glob("lib/python3*/site-packages/kubernetes/aio")
+    shutil.rmtree(aio)
     return venv
 
 
@@ -77,3 +80,10 @@ def test_installed_pullpass_serve_starts_every_module_it_needs(
         " app.shell.cluster.selfcert, uvloop, httptools"
     )
     run(image_venv / "bin" / "python", "-c", imports, cwd=tmp_path)
+
+
+def test_the_image_runs_without_the_clients_asyncio_twin() -> None:
+    """The Dockerfile drops kubernetes/aio; nothing in app/ may import it."""
+    assert "kubernetes/aio" in (ROOT / "Dockerfile").read_text()
+    sources = [p.read_text() for p in (ROOT / "app").rglob("*.py")]
+    assert not [s for s in sources if "kubernetes.aio" in s or "kubernetes import aio" in s]
