@@ -114,7 +114,8 @@ class PolicyCluster:
 
     def index(self) -> Index:
         """An index of the cluster's Namespaces and Secrets as they are now, as pullpass's is."""
-        index = Index(ScopeSettings(CREDENTIALS_NAMESPACE))
+        # ServiceAccounts are not read: one the index lacks counts as ordinary, as in explain.
+        index = Index(ScopeSettings(CREDENTIALS_NAMESPACE), fixed=True)
         listed = self.kubectl.json("get", "namespaces,secrets", "-A")["items"]
         index.replace_namespaces(
             namespace_from_object(o) for o in listed if o["kind"] == "Namespace"

@@ -26,7 +26,9 @@ def policy_objects(objects: list[Manifest]) -> list[Manifest]:
     """The policy-mode objects without the chart's labels, in the order rendered."""
     out = []
     for obj in objects:
-        if obj["kind"] in POLICY_KINDS:
+        # The chart's guards (the Secret write and namespace label policies) serve both modes.
+        guard = obj["metadata"]["name"].endswith(("-secret-writes", "-namespace-labels"))
+        if obj["kind"] in POLICY_KINDS and not guard:
             meta = {k: v for k, v in obj["metadata"].items() if k != "labels"}
             out.append({**obj, "metadata": meta})
     return sorted(out, key=lambda o: (o["kind"], o["metadata"]["name"]))
