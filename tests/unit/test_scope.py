@@ -91,3 +91,11 @@ def test_a_name_held_by_any_unmanaged_secret_blocks_the_copy() -> None:
     result = resolve(ns("a", "p"), [], SOURCES, SETTINGS, held={"p-cred"})
     assert names(result) == [("all", "cluster")]
     assert result.conflicts == [PROJECT_P]
+
+
+def test_an_opted_out_secret_still_holds_its_name_against_a_copy() -> None:
+    """Opting a Secret out of injection does not hand its name to a source of the same name."""
+    mine = cred("a", "all", None, **{"pullpass.io/inject": "false"})
+    result = resolve(ns("a", "p"), [mine], SOURCES, SETTINGS)
+    assert names(result) == [("p-cred", "project:p")]
+    assert result.conflicts == [CLUSTER]
