@@ -1,7 +1,8 @@
 """Registry keys out of credential Secrets, with the kubelet's own decoding rules."""
 
 import base64
-import contextlib
+import json
+import string
 from typing import Any
 
 import orjson
@@ -175,22 +176,135 @@ def test_an_unreadable_config_fails_every_time() -> None:
             registry_keys(JSON_TYPE, data)
 
 
-@given(st.binary(max_size=200))
-def test_any_payload_gives_keys_or_bad_docker_config(payload: bytes) -> None:
-    for secret_type in (JSON_TYPE, CFG_TYPE):
-        try:
-            keys = registry_keys_from_config(secret_type, payload)
-        except BadDockerConfig:
+# --- any document, against a second, plain reading of the kubelet's structs -------------------
+
+
+class Unreadable(Exception):
+    """The plain reading's BadDockerConfig."""
+
+
+def go_field(name: str) -> str:
+    """Go's case-insensitive field match, written another way: long s and Kelvin fold too."""
+    return name.replace("\u017f", "s").replace("\u212a", "k").lower()
+
+
+def plain_auth_ok(field: str) -> bool:
+    data = field.replace("\r", "").replace("\n", "")
+    body = data.rstrip("=") if field.strip().endswith("=") else data
+    padding = len(data) - len(body)
+    if not set(body) <= set(string.ascii_letters + string.digits + "+/") or len(body) % 4 == 1:
+        return False
+    if padding and (len(data) % 4 or padding != -len(body) % 4):
+        return False
+    return b":" in base64.b64decode(body + "=" * (-len(body) % 4))
+
+
+def plain_keys(secret_type: str, document: Any) -> tuple[str, ...]:
+    if document is None:
+        return ()
+    if not isinstance(document, dict):
+        raise Unreadable
+    entries: dict[str, Any] = {}
+    if secret_type == CFG_TYPE:
+        entries = document
+    for name, value in document.items() if secret_type == JSON_TYPE else ():
+        if go_field(name) == "auths":
+            if value is not None and not isinstance(value, dict):
+                raise Unreadable
+            entries = {**entries, **value} if value is not None else {}
+        elif go_field(name) == "httpheaders" and value is not None:
+            strings = isinstance(value, dict) and all(
+                v is None or isinstance(v, str) for v in value.values()
+            )
+            if not strings:
+                raise Unreadable
+    for entry in entries.values():
+        if entry is None:
             continue
-        assert list(keys) == sorted(set(keys))
+        if not isinstance(entry, dict):
+            raise Unreadable
+        auth = ""
+        for name, value in entry.items():
+            if go_field(name) in ("username", "password", "email", "auth") and value is not None:
+                if not isinstance(value, str):
+                    raise Unreadable
+                auth = value if go_field(name) == "auth" else auth
+        if auth and not plain_auth_ok(auth):
+            raise Unreadable
+    return tuple(sorted(entries))
 
 
-@given(
-    st.recursive(
-        st.none() | st.text() | st.integers(-(2**63), 2**63 - 1),
-        lambda c: st.dictionaries(st.text(), c),
-    )
+def check_against_plain(secret_type: str, document: Any, payload: bytes) -> None:
+    try:
+        expected: tuple[str, ...] | type[Unreadable] = plain_keys(secret_type, document)
+    except Unreadable:
+        expected = Unreadable
+    if expected is Unreadable:
+        with pytest.raises(BadDockerConfig):
+            registry_keys_from_config(secret_type, payload)
+    else:
+        assert registry_keys_from_config(secret_type, payload) == expected
+
+
+def auth_field(user: str, password: str, unpadded: bool, newline: int) -> str:
+    """base64(user:password), maybe unpadded, maybe with a line break the kubelet ignores."""
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    auth = auth.rstrip("=") if unpadded else auth
+    return auth[:newline] + "\n" + auth[newline:] if newline else auth
+
+
+AUTHS = st.builds(
+    auth_field,
+    st.text("ab", max_size=3),
+    st.text("ab", max_size=3),
+    st.booleans(),
+    st.integers(0, 3),
 )
-def test_any_json_gives_keys_or_bad_docker_config(document: Any) -> None:
-    with contextlib.suppress(BadDockerConfig):
-        registry_keys(CFG_TYPE, {".dockercfg": b64(document)})
+VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.sampled_from(["", "x", "YQ==", "YTpi", "YTpi=", " YTpi", "YTo=", "Og", "=", "a==="])
+    | AUTHS
+    | st.lists(st.none(), max_size=1)
+    | st.dictionaries(st.sampled_from(["X", "y"]), st.none() | st.text(max_size=2) | st.just(1))
+)
+FIELDS = st.sampled_from(
+    ["auth", "Auth", "AUTH", "username", "Password", "email", "u\u017fername", "x", "identitytoken"]
+)
+ENTRIES = st.none() | st.integers() | st.text(max_size=3) | st.dictionaries(FIELDS, VALUES)
+HOSTS = st.sampled_from(["quay.io", "a.io", "*.b.io"]) | st.text(max_size=4)
+CONFIGS = st.none() | st.text(max_size=3) | st.dictionaries(HOSTS, ENTRIES, max_size=3)
+TOP = st.sampled_from(["auths", "Auths", "AUTH\u017f", "HttpHeaders", "httpheaders", "other"])
+DOCUMENTS = st.none() | st.lists(st.none(), max_size=1) | st.dictionaries(TOP, CONFIGS | VALUES)
+
+
+@given(CONFIGS)
+def test_any_dockercfg_reads_as_the_plain_reading(document: Any) -> None:
+    check_against_plain(CFG_TYPE, document, json.dumps(document).encode())
+
+
+@given(DOCUMENTS)
+def test_any_dockerconfigjson_reads_as_the_plain_reading(document: Any) -> None:
+    check_against_plain(JSON_TYPE, document, json.dumps(document).encode())
+
+
+def no_constants(name: str) -> Any:
+    raise ValueError(name)  # Go's decoder has no NaN or Infinity
+
+
+@given(st.binary(max_size=200))
+def test_any_payload_reads_as_the_plain_reading(payload: bytes) -> None:
+    """Bytes that are no JSON at all, or JSON that is no config: Go's decoder read as Python's."""
+    try:
+        document = json.loads(payload.decode("utf-8", "replace"), parse_constant=no_constants)
+    except ValueError:
+        document = Unreadable
+    for secret_type in (JSON_TYPE, CFG_TYPE):
+        if not payload:
+            assert registry_keys_from_config(secret_type, payload) == ()
+        elif document is Unreadable:
+            with pytest.raises(BadDockerConfig):
+                registry_keys_from_config(secret_type, payload)
+        else:
+            check_against_plain(secret_type, document, payload)

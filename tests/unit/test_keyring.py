@@ -1,12 +1,12 @@
 """The kubelet's keyring: upstream tables, Go's net/url and filepath.Match, SPEC "Matching"."""
 
-import contextlib
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from app.core.images.go_glob import BadPattern, path_match
@@ -296,10 +296,111 @@ def test_parse_key_never_raises(raw: str) -> None:
     assert parsed is None or parsed.raw == raw
 
 
-@given(st.text(max_size=30), st.text(max_size=30))
-def test_path_match_raises_only_bad_pattern(pattern: str, name: str) -> None:
-    with contextlib.suppress(BadPattern):
-        path_match(pattern, name)
+def plain_glob(pattern: str, name: str) -> bool | None:
+    """Go's `filepath.Match` for a `name` without '/', written plainly: parse the whole pattern
+    into tokens (None where it is malformed anywhere, as Go reports it), then backtrack.
+
+    Without a '/' in the name, Go's chunk-by-chunk search that never backtracks gives the same
+    answer as full backtracking: every chunk has a fixed width and is followed by a star.
+    """
+    tokens: list[tuple[str, Any]] = []
+    i = 0
+
+    def escaped(at: int) -> tuple[str, int] | None:
+        """One class bound: never '-' or ']' unescaped, and never the pattern's last char."""
+        if at >= len(pattern) or pattern[at] in "-]":
+            return None
+        if pattern[at] == "\\":
+            at += 1
+        if at + 1 >= len(pattern):
+            return None
+        return pattern[at], at + 1
+
+    while i < len(pattern):
+        c = pattern[i]
+        if c in "*?":
+            tokens.append((c, None))
+            i += 1
+        elif c == "\\":
+            if i + 1 == len(pattern):
+                return None
+            tokens.append(("=", pattern[i + 1]))
+            i += 2
+        elif c == "[":
+            i += 1
+            negated = pattern[i : i + 1] == "^"
+            i += negated
+            ranges: list[tuple[str, str]] = []
+            while not (pattern[i : i + 1] == "]" and ranges):
+                low = escaped(i)
+                if low is None:
+                    return None
+                high = low
+                if pattern[low[1] : low[1] + 1] == "-":
+                    high = escaped(low[1] + 1)
+                    if high is None:
+                        return None
+                ranges.append((low[0], high[0]))
+                i = high[1]
+            tokens.append(("[", (negated, ranges)))
+            i += 1
+        else:
+            tokens.append(("=", c))
+            i += 1
+
+    @functools.cache
+    def match(t: int, s: int) -> bool:
+        if t == len(tokens):
+            return s == len(name)
+        kind, arg = tokens[t]
+        if kind == "*":
+            return any(match(t + 1, at) for at in range(s, len(name) + 1))
+        if s == len(name):
+            return False
+        char = name[s]
+        if kind == "?":
+            fits = True
+        elif kind == "=":
+            fits = char == arg
+        else:
+            negated, ranges = arg
+            fits = any(low <= char <= high for low, high in ranges) != negated
+        return fits and match(t + 1, s + 1)
+
+    return match(0, 0)
+
+
+GLOB_TEXT = st.text(alphabet="ab-^*?[]\\é/", max_size=10)
+LABEL_TEXT = st.text(alphabet="ab-^]*?[\\é", max_size=8)
+
+
+@given(GLOB_TEXT, LABEL_TEXT)
+@example("[a-]", "a")  # a bound missing after '-'
+@example("a*[", "b")  # malformed after a mismatch is still malformed
+@example("[^a-b]b", "éb")  # a class is one rune, not one byte
+@example("*a*?b", "aaéb")
+def test_path_match_agrees_with_a_plain_glob(pattern: str, name: str) -> None:
+    expected = plain_glob(pattern, name)
+    if expected is None:
+        with pytest.raises(BadPattern):
+            path_match(pattern, name)
+    else:
+        assert path_match(pattern, name) is expected
+
+
+VALID_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+
+
+@given(VALID_TEXT, VALID_TEXT)
+def test_path_match_on_any_text(pattern: str, name: str) -> None:
+    """BadPattern exactly for malformed patterns, whatever the name; else the plain answer."""
+    if plain_glob(pattern, "") is None:
+        with pytest.raises(BadPattern):
+            path_match(pattern, name)
+        return
+    result = path_match(pattern, name)
+    if "/" not in name:
+        assert result is plain_glob(pattern, name)
 
 
 @given(st.lists(KEY_TEXT, max_size=8), IMAGES)
