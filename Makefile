@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install control-plane lint test unit demo
+.PHONY: install control-plane lint test unit demo mutation
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,13 @@ test: install control-plane
 
 unit: install
 	$(BIN)/pytest -p no:cacheprovider tests/unit tests/http
+
+# Not part of `make test`: mutates the pure core ([tool.mutmut] in pyproject.toml) and runs the
+# unit tests that reach each mutant; docs/testing.md has the scores and the survivors.
+mutation: install
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/python scripts/mutation_score.py
 
 demo: install control-plane
 	$(BIN)/python scripts/demo.py
