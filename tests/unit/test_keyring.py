@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from support import case_id
 
 from app.core.images.go_glob import BadPattern, path_match
 from app.core.images.keyring import (
@@ -48,39 +49,43 @@ def for_image(keys: list[str], image: str) -> list[str]:
 # --- upstream tables --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", _table("urls_match"), ids=lambda c: f"{c['glob']}~{c['target']}")
+@pytest.mark.parametrize(
+    "case", _table("urls_match"), ids=lambda c: case_id(f"{c['glob']}~{c['target']}")
+)
 def test_urls_match(case: dict[str, Any]) -> None:
     assert key_matches(key(case["glob"]), case["target"]) is case["match"]
 
 
-@pytest.mark.parametrize("case", _table("keyring_for_glob"), ids=lambda c: c["key"])
+@pytest.mark.parametrize("case", _table("keyring_for_glob"), ids=lambda c: case_id(c["key"]))
 def test_keyring_for_glob(case: dict[str, str]) -> None:
     assert raws(lookup([key(case["key"])], case["target"] + "/foo/bar")) == [case["key"]]
 
 
-@pytest.mark.parametrize("case", _table("keyring_miss"), ids=lambda c: c["key"])
+@pytest.mark.parametrize("case", _table("keyring_miss"), ids=lambda c: case_id(c["key"]))
 def test_keyring_miss(case: dict[str, str]) -> None:
     assert lookup([key(case["key"])], case["target"] + "/foo/bar") == []
 
 
-@pytest.mark.parametrize("case", _table("docker_hub"), ids=lambda c: c["image"])
+@pytest.mark.parametrize("case", _table("docker_hub"), ids=lambda c: case_id(c["image"]))
 def test_docker_hub_credentials(case: dict[str, Any]) -> None:
     hub = key(CASES["docker_hub"]["key"])
     assert lookup([hub], case["image"]) == ([hub] if case["hit"] else [])
 
 
-@pytest.mark.parametrize("case", _table("is_default_registry_match"), ids=lambda c: c["name"])
+@pytest.mark.parametrize(
+    "case", _table("is_default_registry_match"), ids=lambda c: case_id(c["name"])
+)
 def test_is_default_registry_match(case: dict[str, Any]) -> None:
     assert is_default_registry_match(case["name"]) is case["match"]
 
 
-@pytest.mark.parametrize("case", _table("lookup"), ids=lambda c: c["image"])
+@pytest.mark.parametrize("case", _table("lookup"), ids=lambda c: case_id(c["image"]))
 def test_docker_keyring_lookup(case: dict[str, Any]) -> None:
     assert raws(lookup([key(k) for k in case["keys"]], case["image"])) == case["expected"]
 
 
 @pytest.mark.parametrize(
-    "case", _table("filepath_match"), ids=lambda c: f"{c['pattern']}~{c['name']}"
+    "case", _table("filepath_match"), ids=lambda c: case_id(f"{c['pattern']}~{c['name']}")
 )
 def test_go_filepath_match(case: dict[str, Any]) -> None:
     if case["result"] == "bad":
@@ -200,6 +205,10 @@ def test_image_without_domain_still_looked_up_by_its_name() -> None:
         ("%C3%A9.example.com", "é.example.com"),  # escapes allowed for non-ASCII host bytes
         ("[::1]:5000", "[::1]:5000"),
         ("[::ffff:10.0.0.1]", "[::ffff:10.0.0.1]"),  # IPv4-mapped is still IPv6
+        ("[::ffff:0.0.0.0]", "[::ffff:0.0.0.0]"),  # a lone 0 is no leading zero
+        ("[::ffff:255.255.255.255]", "[::ffff:255.255.255.255]"),
+        ("[::1.2.3.4]", "[::1.2.3.4]"),
+        ("[1:2:3:4:5:6:1.2.3.4]", "[1:2:3:4:5:6:1.2.3.4]"),  # IPv4 in the last 32 bits
         ("a:b:80", "a:b:80"),  # only the last colon starts the port (Go 1.25)
         ("HTTPS://quay.io", "HTTPS://quay.io"),  # scheme prefixes are case-sensitive
         ("oci://quay.io", "oci://quay.io"),
@@ -227,6 +236,14 @@ def test_key_normalisation_the_go_way(raw: str, normalized: str) -> None:
         "u%zz@quay.io",
         "f[a-z]o.example.com",  # '[' only opens an IPv6 literal (CVE-2025-47912)
         "[1.2.3.4]",  # IPv4 in brackets
+        "[::ffff:1.2.3.256]",  # netip parseIPv4Fields: each field at most 255,
+        "[::ffff:01.2.3.4]",  # no leading zero,
+        "[::ffff:1.2.3]",  # exactly four fields,
+        "[::ffff:1.2.3.4.5]",
+        "[::ffff:1..2.3]",  # none empty,
+        "[::ffff:1.2.3.]",
+        "[::ffff:1.2.3.a]",  # digits only
+        "[1:2:3:4:5:1.2.3.4]",  # IPv4 only in the last 32 bits
         "[v1.x]",
         "[::1",
         "[::1]x",

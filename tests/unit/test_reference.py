@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import case_id
 
 from app.core.images.reference import ImageName, parse_image, parse_reference
 
@@ -47,7 +48,9 @@ def test_parse_repository_info(ref: str, domain: str, remote: str) -> None:
     assert parse_image(ref) == ImageName(domain, remote)
 
 
-@pytest.mark.parametrize("case", _table("normalized_split_hostname"), ids=lambda c: c["input"])
+@pytest.mark.parametrize(
+    "case", _table("normalized_split_hostname"), ids=lambda c: case_id(c["input"])
+)
 def test_normalized_split_hostname(case: dict[str, str]) -> None:
     assert parse_image(case["input"]) == ImageName(case["domain"], case["path"])
 
@@ -55,20 +58,20 @@ def test_normalized_split_hostname(case: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     "case",
     _table("parse_any_reference") + _table("parse_docker_ref"),
-    ids=lambda c: c["input"][:50],
+    ids=lambda c: case_id(c["input"][:50]),
 )
 def test_normalized_name(case: dict[str, Any]) -> None:
     image = parse_image(case["input"])
     assert (image.name if image else None) == case["name"]
 
 
-@pytest.mark.parametrize("case", _table("parse_image_name"), ids=lambda c: c["input"][:50])
+@pytest.mark.parametrize("case", _table("parse_image_name"), ids=lambda c: case_id(c["input"][:50]))
 def test_kubelet_parse_image_name(case: dict[str, Any]) -> None:
     image = parse_image(case["input"])
     assert (image.name if image else None) == case["repo"]
 
 
-@pytest.mark.parametrize("case", _table("reference_parse"), ids=lambda c: c["input"][:50])
+@pytest.mark.parametrize("case", _table("reference_parse"), ids=lambda c: case_id(c["input"][:50]))
 def test_reference_parse(case: dict[str, Any]) -> None:
     parsed = parse_reference(case["input"])
     if "error" in case:
