@@ -1,5 +1,6 @@
 """The kubelet's keyring: upstream tables, Go's net/url and filepath.Match, SPEC "Matching"."""
 
+import contextlib
 import functools
 import json
 from pathlib import Path
@@ -10,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from support import case_id
 
-from app.core.images.go_glob import BadPattern, path_match
+from app.core.images.go_glob import BadPattern, _decode_rune, glob, path_match
 from app.core.images.keyring import (
     RegistryKey,
     is_default_registry_match,
@@ -297,6 +298,40 @@ def test_glob_differs_from_fnmatch(pattern: str, name: str, expected: bool) -> N
 def test_malformed_globs_are_errors(pattern: str, name: str) -> None:
     with pytest.raises(BadPattern):
         path_match(pattern, name)
+
+
+@pytest.mark.parametrize("pattern", [b"[\xff]", b"[a-\xff]", b"[\x80-z]", b"[\xc3]"])
+def test_invalid_utf8_in_a_class_is_malformed(pattern: bytes) -> None:
+    """Go's getEsc: an invalid encoding in a class is ErrBadPattern (a key label such as %FF)."""
+    with pytest.raises(BadPattern):
+        glob(pattern, b"b")
+
+
+def test_a_real_replacement_character_in_a_class_is_fine() -> None:
+    assert path_match("[\ufffd]", "\ufffd")
+    assert path_match("[a-\ufffd]", "b")
+
+
+def plain_decode_rune(s: bytes) -> tuple[int, int]:
+    """Go's `utf8.DecodeRune` by the strict UTF-8 decoder: the shortest prefix that is one
+    character (surrogates, overlong forms and values past U+10FFFF are none), else (U+FFFD, 1)."""
+    for size in range(1, 5):
+        with contextlib.suppress(UnicodeDecodeError):
+            text = s[:size].decode("utf-8")
+            if len(text) == 1:
+                return ord(text), size
+    return 0xFFFD, 1
+
+
+TAILS = [b"", b"\x80", b"\xbf", b"\x80\x80", b"\x9f\xbf", b"\xa0\x80", b"\xbf\xbf"]
+TAILS += [b"\x80\x80\x80", b"\x8f\xbf\xbf", b"\x90\x80\x80", b"\xbf\xbf\xbfx", b"a"]
+
+
+def test_decode_rune_agrees_with_the_utf8_decoder() -> None:
+    for lead in range(256):
+        for tail in TAILS:
+            s = bytes([lead]) + tail
+            assert _decode_rune(s) == plain_decode_rune(s), s
 
 
 # --- properties -------------------------------------------------------------------------------

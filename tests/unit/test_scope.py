@@ -1,7 +1,7 @@
 """Scope resolution: which credentials serve a namespace, in which order, under which name."""
 
 from app.core.credentials.credential import Credential, NamespaceInfo
-from app.core.credentials.scope import ScopeSettings, resolve, source_scope
+from app.core.credentials.scope import ScopeSettings, claims_scope, resolve, source_scope
 
 SETTINGS = ScopeSettings(credentials_namespace="home")
 
@@ -99,3 +99,10 @@ def test_an_opted_out_secret_still_holds_its_name_against_a_copy() -> None:
     result = resolve(ns("a", "p"), [mine], SOURCES, SETTINGS)
     assert names(result) == [("p-cred", "project:p")]
     assert result.conflicts == [CLUSTER]
+
+
+def test_either_source_label_claims_a_scope_whatever_its_value() -> None:
+    assert claims_scope(cred("a", "x", {"pullpass.io/scope": ""}))
+    assert claims_scope(cred("a", "x", {"pullpass.io/project": "p"}))
+    assert not claims_scope(cred("a", "x", {"pullpass.io/managed-by": "pullpass"}))
+    assert not claims_scope(cred("a", "x"))
