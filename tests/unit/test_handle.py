@@ -26,8 +26,10 @@ class View:
     def __init__(self, here: list[Scoped], elsewhere: list[Scoped] | None = None) -> None:
         self.here = MatchTable(here)
         self.elsewhere = MatchTable(elsewhere or [])
+        self.asked: list[str] = []
 
     def table(self, namespace: str) -> MatchTable | None:
+        self.asked.append(namespace)
         return self.here if namespace == "a" else None
 
     def anywhere(self) -> MatchTable:
@@ -95,7 +97,13 @@ def test_pod_namespace_falls_back_to_the_request_namespace() -> None:
     assert handle(request("quay.io/a/b", metadata=metadata), VIEW).outcome == "skipped"
     review = request("quay.io/a/b")
     del review["namespace"]
-    assert handle(review, VIEW).reason == "namespace not enabled"
+    view = View([QUAY])
+    assert handle(review, view).reason == "namespace not enabled"
+    assert view.asked == [""]
+
+
+def test_an_image_that_does_not_parse_skips_only_its_container() -> None:
+    assert handle(request("bad image", "quay.io/a/b"), VIEW).added == ("quay",)
 
 
 def test_needed_credentials_are_added_in_table_order_once() -> None:

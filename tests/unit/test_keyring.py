@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from support import case_id
 
 from app.core.images.go_glob import BadPattern, _decode_rune, glob, path_match
+from app.core.images.go_url import parse_url
 from app.core.images.keyring import (
     RegistryKey,
     is_default_registry_match,
@@ -255,6 +256,20 @@ def test_key_normalisation_the_go_way(raw: str, normalized: str) -> None:
 )
 def test_keys_the_kubelet_skips_or_never_matches(raw: str) -> None:
     assert parse_key(raw) is None
+
+
+IPV6_OK = ["::", "::1", "1::", "1::8", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8"]
+IPV6_OK += ["ffff::", "FFFF:0:0::", "fe80::1%en0", "::ffff:1.2.3.4"]
+IPV6_BAD = ["", "abc", "00000::", "fe80::1%", "::g", ":1", "1:", "1::g", "1::2::3", "1:2:3:4:5:6:7"]
+IPV6_BAD += ["1:2:3:4:5:6:7:8:9", "::1:2:3:4:5:6:7:8", "1:2:3:4::5:6:7:8"]
+
+
+def test_bracketed_hosts_hold_what_netip_parses_as_ipv6() -> None:
+    """netip `ParseAddr` decides `[...]` hosts: at most 4 hex digits a group, 8 groups or one
+    `::` for at least one, a non-empty zone."""
+    for address, ok in [(a, True) for a in IPV6_OK] + [(a, False) for a in IPV6_BAD]:
+        host = b"[" + address.replace("%", "%25").encode() + b"]"
+        assert (parse_url(host) is not None) is ok, address
 
 
 def test_ipv6_keys() -> None:
