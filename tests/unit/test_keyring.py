@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from support import case_id
 
 from app.core.images.go_glob import BadPattern, _decode_rune, glob, path_match
-from app.core.images.go_url import parse_url
+from app.core.images.go_url import parse_url, split_url
 from app.core.images.keyring import (
     RegistryKey,
     is_default_registry_match,
@@ -226,6 +226,7 @@ def test_key_normalisation_the_go_way(raw: str, normalized: str) -> None:
     [
         "quay.io:abc",  # port must be digits
         "quay.io:80x",
+        "quay.io:x5000",
         "%41.example.com",  # ASCII bytes may not be escaped in a host
         "quay.io/%zz",
         "quay.io/%4",
@@ -272,6 +273,34 @@ def test_bracketed_hosts_hold_what_netip_parses_as_ipv6() -> None:
         assert (parse_url(host) is not None) is ok, address
 
 
+@pytest.mark.parametrize(
+    ("host", "labels", "port"),
+    [
+        (b"quay.io:5000", (b"quay", b"io"), b"5000"),
+        (b"[::1]:5000", (b"::1",), b"5000"),
+        (b":5000", (b"",), b"5000"),
+        (b"quay.io", (b"quay", b"io"), b""),  # net.SplitHostPort fails: the whole Host is split
+        (b"a:b:80", (b"a:b:80",), b""),  # too many colons
+        (b"[a]b]:80", (b"[a]b]:80",), b""),  # the first ']' must end the brackets
+        (b"[[a]:80", (b"[[a]:80",), b""),
+        (b"]a:80", (b"]a:80",), b""),
+        (b"a[b:80", (b"a[b:80",), b""),
+        (b"a]b:80", (b"a]b:80",), b""),
+    ],
+)
+def test_split_url_the_go_way(host: bytes, labels: tuple[bytes, ...], port: bytes) -> None:
+    assert split_url(host) == (labels, port)
+
+
+def test_ports_compare_whole() -> None:
+    assert for_image(["quay.io:5000"], "quay.io:6000/app") == []
+
+
+def test_a_malformed_glob_label_matches_nothing() -> None:
+    # Split at its dots, an IPv4-mapped key leaves an unterminated class in its first label.
+    assert lookup([key("[::ffff:1.2.3.4]")], "[::ffff:1.2.3.4]/app") == []
+
+
 def test_ipv6_keys() -> None:
     assert for_image(["[::1]:5000"], "[::1]:5000/app") == ["[::1]:5000"]
     assert for_image(["[::1]:5000"], "[0::1]:5000/app") == []  # compared as text
@@ -301,6 +330,10 @@ def test_non_ascii_key_labels_compare_as_utf8_bytes() -> None:
         ("\\*", "*", True),
         ("[a-c]", "b", True),
         ("?", "é", True),  # '?' is one rune, not one byte
+        ("b", "ab", False),  # no star, no search
+        ("a?", "ba", False),
+        ("[*]", "*", True),  # a '*' in a class ends no chunk
+        ("\\**", "*abc", True),  # an escaped '*' then a star
     ],
 )
 def test_glob_differs_from_fnmatch(pattern: str, name: str, expected: bool) -> None:
