@@ -7,11 +7,12 @@ or `_decode` is never executed, and mutmut never sees which tests reach that cod
 costs microseconds.
 
 `--hypothesis-profile=mutation` (`make mutation`) runs a few fixed examples per property on top
-of the `@example` cases, with no deadline: a loaded machine must not kill a mutant by timing.
+of the `@example` cases, with no deadline (a loaded machine must not kill a mutant by timing) and
+no shrinking (a failure is a kill, the smallest one is not needed).
 """
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from app.core.credentials import dockercfg
 from app.core.images.keyring import parse_key
@@ -24,6 +25,7 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=list(HealthCheck),
     print_blob=False,
+    phases=(Phase.explicit, Phase.generate),
 )
 
 

@@ -274,6 +274,33 @@ def test_bracketed_hosts_hold_what_netip_parses_as_ipv6() -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        (b"a%25b.example.com", b"a%b.example.com"),  # '%' may be escaped in a host
+        (b"%80.example.com", b"\x80.example.com"),  # non-ASCII bytes may
+        (b"[fe80::1%25en0]", b"[fe80::1%en0]"),
+        (b"[fe80::1%25en%200]", b"[fe80::1%en 0]"),  # a zone may escape a space,
+        (b"[fe80::1%25en%41]", b"[fe80::1%enA]"),  # and what a host holds unescaped
+        (b"[fe80::1%25a%20%25]", b"[fe80::1%a %]"),  # the first %25 starts the zone
+        (b"[fe80::1%25en%2F]", None),  # '/' is neither
+        (b"[fe%3880::1%25en0]", None),  # ASCII escapes before the zone are still errors
+        (b"%7A.example.com", None),
+        (b"quay.io/%g1", None),
+        (b"quay.io/%2F%zz", None),  # every escape is checked, not only the first
+        (b"quay.io/%2F%", None),
+    ],
+)
+def test_hosts_and_zones_unescape_the_go_way(url: bytes, host: bytes | None) -> None:
+    parsed = parse_url(url)
+    assert (parsed[0] if parsed else None) == host
+
+
+def test_escapes_at_the_end_and_non_ascii_hosts() -> None:
+    assert key("quay.io/a%2F").normalized == "quay.io/a/"
+    assert key("\u0100.example.com").labels[0] == b"\xc4\x80"
+
+
+@pytest.mark.parametrize(
     ("host", "labels", "port"),
     [
         (b"quay.io:5000", (b"quay", b"io"), b"5000"),
