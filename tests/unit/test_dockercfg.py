@@ -308,3 +308,68 @@ def test_any_payload_reads_as_the_plain_reading(payload: bytes) -> None:
                 registry_keys_from_config(secret_type, payload)
         else:
             check_against_plain(secret_type, document, payload)
+
+
+@pytest.mark.parametrize(
+    ("secret_type", "payload", "message"),
+    [
+        (JSON_TYPE, b'{"auths": ', ".dockerconfigjson is not valid JSON"),
+        (JSON_TYPE, b"[]", ".dockerconfigjson must be a JSON object"),
+        (JSON_TYPE, b'{"auths": []}', ".dockerconfigjson: auths must be an object"),
+        (CFG_TYPE, b"[]", ".dockercfg must be a JSON object"),
+        (CFG_TYPE, b'{"r": 1}', ".dockercfg: every registry entry must be an object"),
+        (JSON_TYPE, b'{"auths": {"r": {"email": 1}}}', "email of a registry entry must be"),
+        (JSON_TYPE, b'{"auths": {"r": {"username": 1}}}', "username of a registry entry"),
+    ],
+)
+def test_messages_name_the_data_key_and_the_field(
+    secret_type: str, payload: bytes, message: str
+) -> None:
+    with pytest.raises(BadDockerConfig) as raised:
+        registry_keys_from_config(secret_type, payload)
+    assert message in str(raised.value)
+
+
+def test_message_of_bad_base64_and_of_an_unknown_type() -> None:
+    with pytest.raises(BadDockerConfig, match=r"^data\[\.dockercfg\] is not valid base64$"):
+        registry_keys(CFG_TYPE, {".dockercfg": "e3!0="})  # not skipped over, as Go does not
+    with pytest.raises(BadDockerConfig, match=r"^type 'Opaque' is not a registry credential type$"):
+        registry_keys("Opaque", {})
+
+
+def test_lone_surrogates_in_the_data_are_bad_data_not_a_crash() -> None:
+    with pytest.raises(BadDockerConfig):
+        registry_keys(JSON_TYPE, {".dockerconfigjson": "e30=\ud800"})
+    with pytest.raises(BadDockerConfig, match="auth"):
+        registry_keys_from_config(JSON_TYPE, b'{"auths": {"r": {"auth": "\\ud800"}}}')
+
+
+def test_an_unknown_or_null_field_does_not_end_the_entry_checks() -> None:
+    for first in ('"x": 1', '"email": null'):
+        payload = f'{{"auths": {{"r": {{{first}, "auth": "bm9jb2xvbg=="}}}}}}'.encode()
+        with pytest.raises(BadDockerConfig, match="auth"):
+            registry_keys_from_config(JSON_TYPE, payload)
+
+
+def test_string_headers_and_string_payloads_are_read() -> None:
+    headers = b'{"auths": {"r": {}}, "HttpHeaders": {"X-Meta": "v", "Y": null}}'
+    assert registry_keys_from_config(JSON_TYPE, headers) == ("r",)
+    assert registry_keys_from_config(JSON_TYPE, '{"auths": {"r": {}}, "n": 1e999}') == ("r",)
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        "dXNl\rcjpwYXNz",  # CR is dropped as LF is
+        "dXNlc\njpwYXNz",
+        "dXNlcjpwYXNzZg",  # unpadded, 2 short of a quantum ("user:passf")
+        "dXNlcjpwYXNzZmY",  # 1 short ("user:passff")
+    ],
+)
+def test_more_valid_auth_fields(auth: str) -> None:
+    assert registry_keys(JSON_TYPE, json_secret({"auths": {"q.io": {"auth": auth}}})) == ("q.io",)
+
+
+def test_unpadded_auth_one_past_a_quantum_is_invalid() -> None:
+    with pytest.raises(BadDockerConfig, match="auth"):
+        registry_keys(JSON_TYPE, json_secret({"auths": {"q.io": {"auth": "dXNlcjpwYXNzZ"}}}))

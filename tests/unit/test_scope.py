@@ -106,3 +106,9 @@ def test_either_source_label_claims_a_scope_whatever_its_value() -> None:
     assert claims_scope(cred("a", "x", {"pullpass.io/project": "p"}))
     assert not claims_scope(cred("a", "x", {"pullpass.io/managed-by": "pullpass"}))
     assert not claims_scope(cred("a", "x"))
+
+
+def test_a_project_label_names_a_project_only_when_not_empty() -> None:
+    assert source_scope(cred("home", "x", {"pullpass.io/project": ""}), SETTINGS) is None
+    none = cred("home", "none", {"pullpass.io/project": "None"})
+    assert names(resolve(ns("a"), [], [none, CLUSTER], SETTINGS)) == [("all", "cluster")]
