@@ -283,7 +283,8 @@ def test_bracketed_hosts_hold_what_netip_parses_as_ipv6() -> None:
         (b"[fe80::1%25en%41]", b"[fe80::1%enA]"),  # and what a host holds unescaped
         (b"[fe80::1%25a%20%25]", b"[fe80::1%a %]"),  # the first %25 starts the zone
         (b"[fe80::1%25en%2F]", None),  # '/' is neither
-        (b"[fe%3880::1%25en0]", None),  # ASCII escapes before the zone are still errors
+        (b"[fe%380::1%25en0]", None),  # ASCII escapes before the zone are still errors,
+        (b"[%3A%3A1]", None),  # and in a bracketed host without one
         (b"%7A.example.com", None),
         (b"quay.io/%g1", None),
         (b"quay.io/%2F%zz", None),  # every escape is checked, not only the first
