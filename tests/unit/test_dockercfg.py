@@ -360,8 +360,9 @@ def test_string_headers_and_string_payloads_are_read() -> None:
 @pytest.mark.parametrize(
     "auth",
     [
-        "dXNl\rcjpwYXNz",  # CR is dropped as LF is
-        "dXNlc\njpwYXNz",
+        "dXNl\rcjpwYXNz",  # CR is dropped as LF is, wherever it stands
+        "YWI\r6Yw==",  # "ab:c", the ':' split by the CR
+        "YWI\n6Yw",
         "dXNlcjpwYXNzZg",  # unpadded, 2 short of a quantum ("user:passf")
         "dXNlcjpwYXNzZmY",  # 1 short ("user:passff")
     ],

@@ -233,6 +233,8 @@ def test_key_normalisation_the_go_way(raw: str, normalized: str) -> None:
         "quay.io#%zz",  # the fragment's escapes are checked too
         "qu ay.io",
         "quay.io\n",  # control characters
+        "quay.io/a\nb",  # anywhere, as Go's url.Parse checks the whole string
+        "quay.io/a\x7fb",
         "quay\\.io",
         "quay.io{1}",
         "us er@quay.io",  # invalid userinfo
@@ -298,6 +300,7 @@ def test_hosts_and_zones_unescape_the_go_way(url: bytes, host: bytes | None) -> 
 
 def test_escapes_at_the_end_and_non_ascii_hosts() -> None:
     assert key("quay.io/a%2F").normalized == "quay.io/a/"
+    assert key("quay.io/a b").normalized == "quay.io/a b"  # a space is no control character
     assert key("\u0100.example.com").labels[0] == b"\xc4\x80"
 
 
