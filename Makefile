@@ -12,7 +12,7 @@ PYTHON313 := $(shell for p in "$$(command -v python3.13)" $$(ls -d "$${PYENV_ROO
 endif
 VENV313 := .venv-3.13
 
-.PHONY: install control-plane lint test unit unit-py313 demo
+.PHONY: install control-plane lint test unit unit-py313 demo mutation
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,13 @@ $(VENV313)/.installed: pyproject.toml
 	$(VENV313)/bin/pip install --quiet --upgrade pip
 	$(VENV313)/bin/pip install --quiet -e '.[dev]'
 	touch $@
+
+# Not part of `make test`: mutates the pure core ([tool.mutmut] in pyproject.toml) and runs the
+# unit tests that reach each mutant; docs/testing.md has the scores and the survivors.
+mutation: install
+	rm -rf mutants
+	PYTHONHASHSEED=0 $(BIN)/mutmut run --max-children 2
+	$(BIN)/python scripts/mutation_score.py
 
 demo: install control-plane
 	$(BIN)/python scripts/demo.py

@@ -21,6 +21,18 @@ def free_port() -> int:
         return port
 
 
+def case_id(text: str) -> str:
+    """A test id for a table case: printable ASCII, anything else as U+XXXX.
+
+    pytest escapes the text an `ids=` callable returns once per session; a process that runs a
+    second session (mutmut's workers) escapes it again, asks for node ids that no longer exist,
+    and counts the error as a kill. Text needing no escape is the same in every session.
+    """
+    return "".join(
+        c if c.isascii() and c.isprintable() and c != "\\" else f"U+{ord(c):04X}" for c in text
+    )
+
+
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

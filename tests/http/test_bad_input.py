@@ -67,6 +67,15 @@ def test_body_over_3_mib_is_413(server: Server) -> None:
     assert "larger than" in answer.json()["error"]
 
 
+def test_body_of_exactly_3_mib_is_served(server: Server) -> None:
+    """3 MiB, not 3 MB: a review padded to the limit itself is read and answered."""
+    request = valid()
+    body = json.dumps(request).encode()
+    answer = server.post(body + b" " * (3 * 1024 * 1024 - len(body)))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["response"]["uid"] == request["request"]["uid"]
+
+
 def test_chunked_body_over_the_limit_is_413(server: Server) -> None:
     def chunks() -> Any:
         for _ in range(4):

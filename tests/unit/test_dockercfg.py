@@ -1,7 +1,8 @@
 """Registry keys out of credential Secrets, with the kubelet's own decoding rules."""
 
 import base64
-import contextlib
+import json
+import string
 from typing import Any
 
 import orjson
@@ -175,22 +176,201 @@ def test_an_unreadable_config_fails_every_time() -> None:
             registry_keys(JSON_TYPE, data)
 
 
-@given(st.binary(max_size=200))
-def test_any_payload_gives_keys_or_bad_docker_config(payload: bytes) -> None:
-    for secret_type in (JSON_TYPE, CFG_TYPE):
-        try:
-            keys = registry_keys_from_config(secret_type, payload)
-        except BadDockerConfig:
+# --- any document, against a second, plain reading of the kubelet's structs -------------------
+
+
+class Unreadable(Exception):
+    """The plain reading's BadDockerConfig."""
+
+
+def go_field(name: str) -> str:
+    """Go's case-insensitive field match, written another way: long s and Kelvin fold too."""
+    return name.replace("\u017f", "s").replace("\u212a", "k").lower()
+
+
+def plain_auth_ok(field: str) -> bool:
+    data = field.replace("\r", "").replace("\n", "")
+    body = data.rstrip("=") if field.strip().endswith("=") else data
+    padding = len(data) - len(body)
+    if not set(body) <= set(string.ascii_letters + string.digits + "+/") or len(body) % 4 == 1:
+        return False
+    if padding and (len(data) % 4 or padding != -len(body) % 4):
+        return False
+    return b":" in base64.b64decode(body + "=" * (-len(body) % 4))
+
+
+def plain_keys(secret_type: str, document: Any) -> tuple[str, ...]:
+    if document is None:
+        return ()
+    if not isinstance(document, dict):
+        raise Unreadable
+    entries: dict[str, Any] = {}
+    if secret_type == CFG_TYPE:
+        entries = document
+    for name, value in document.items() if secret_type == JSON_TYPE else ():
+        if go_field(name) == "auths":
+            if value is not None and not isinstance(value, dict):
+                raise Unreadable
+            entries = {**entries, **value} if value is not None else {}
+        elif go_field(name) == "httpheaders" and value is not None:
+            strings = isinstance(value, dict) and all(
+                v is None or isinstance(v, str) for v in value.values()
+            )
+            if not strings:
+                raise Unreadable
+    for entry in entries.values():
+        if entry is None:
             continue
-        assert list(keys) == sorted(set(keys))
+        if not isinstance(entry, dict):
+            raise Unreadable
+        auth = ""
+        for name, value in entry.items():
+            if go_field(name) in ("username", "password", "email", "auth") and value is not None:
+                if not isinstance(value, str):
+                    raise Unreadable
+                auth = value if go_field(name) == "auth" else auth
+        if auth and not plain_auth_ok(auth):
+            raise Unreadable
+    return tuple(sorted(entries))
 
 
-@given(
-    st.recursive(
-        st.none() | st.text() | st.integers(-(2**63), 2**63 - 1),
-        lambda c: st.dictionaries(st.text(), c),
-    )
+def check_against_plain(secret_type: str, document: Any, payload: bytes) -> None:
+    try:
+        expected: tuple[str, ...] | type[Unreadable] = plain_keys(secret_type, document)
+    except Unreadable:
+        expected = Unreadable
+    if expected is Unreadable:
+        with pytest.raises(BadDockerConfig):
+            registry_keys_from_config(secret_type, payload)
+    else:
+        assert registry_keys_from_config(secret_type, payload) == expected
+
+
+def auth_field(user: str, password: str, unpadded: bool, newline: int) -> str:
+    """base64(user:password), maybe unpadded, maybe with a line break the kubelet ignores."""
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    auth = auth.rstrip("=") if unpadded else auth
+    return auth[:newline] + "\n" + auth[newline:] if newline else auth
+
+
+AUTHS = st.builds(
+    auth_field,
+    st.text("ab", max_size=3),
+    st.text("ab", max_size=3),
+    st.booleans(),
+    st.integers(0, 3),
 )
-def test_any_json_gives_keys_or_bad_docker_config(document: Any) -> None:
-    with contextlib.suppress(BadDockerConfig):
-        registry_keys(CFG_TYPE, {".dockercfg": b64(document)})
+VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.sampled_from(["", "x", "YQ==", "YTpi", "YTpi=", " YTpi", "YTo=", "Og", "=", "a==="])
+    | AUTHS
+    | st.lists(st.none(), max_size=1)
+    | st.dictionaries(st.sampled_from(["X", "y"]), st.none() | st.text(max_size=2) | st.just(1))
+)
+FIELDS = st.sampled_from(
+    ["auth", "Auth", "AUTH", "username", "Password", "email", "u\u017fername", "x", "identitytoken"]
+)
+ENTRIES = st.none() | st.integers() | st.text(max_size=3) | st.dictionaries(FIELDS, VALUES)
+HOSTS = st.sampled_from(["quay.io", "a.io", "*.b.io"]) | st.text(max_size=4)
+CONFIGS = st.none() | st.text(max_size=3) | st.dictionaries(HOSTS, ENTRIES, max_size=3)
+TOP = st.sampled_from(["auths", "Auths", "AUTH\u017f", "HttpHeaders", "httpheaders", "other"])
+DOCUMENTS = st.none() | st.lists(st.none(), max_size=1) | st.dictionaries(TOP, CONFIGS | VALUES)
+
+
+@given(CONFIGS)
+def test_any_dockercfg_reads_as_the_plain_reading(document: Any) -> None:
+    check_against_plain(CFG_TYPE, document, json.dumps(document).encode())
+
+
+@given(DOCUMENTS)
+def test_any_dockerconfigjson_reads_as_the_plain_reading(document: Any) -> None:
+    check_against_plain(JSON_TYPE, document, json.dumps(document).encode())
+
+
+def no_constants(name: str) -> Any:
+    raise ValueError(name)  # Go's decoder has no NaN or Infinity
+
+
+@given(st.binary(max_size=200))
+def test_any_payload_reads_as_the_plain_reading(payload: bytes) -> None:
+    """Bytes that are no JSON at all, or JSON that is no config: Go's decoder read as Python's."""
+    try:
+        document = json.loads(payload.decode("utf-8", "replace"), parse_constant=no_constants)
+    except ValueError:
+        document = Unreadable
+    for secret_type in (JSON_TYPE, CFG_TYPE):
+        if not payload:
+            assert registry_keys_from_config(secret_type, payload) == ()
+        elif document is Unreadable:
+            with pytest.raises(BadDockerConfig):
+                registry_keys_from_config(secret_type, payload)
+        else:
+            check_against_plain(secret_type, document, payload)
+
+
+@pytest.mark.parametrize(
+    ("secret_type", "payload", "message"),
+    [
+        (JSON_TYPE, b'{"auths": ', ".dockerconfigjson is not valid JSON"),
+        (JSON_TYPE, b"[]", ".dockerconfigjson must be a JSON object"),
+        (JSON_TYPE, b'{"auths": []}', ".dockerconfigjson: auths must be an object"),
+        (CFG_TYPE, b"[]", ".dockercfg must be a JSON object"),
+        (CFG_TYPE, b'{"r": 1}', ".dockercfg: every registry entry must be an object"),
+        (JSON_TYPE, b'{"auths": {"r": {"email": 1}}}', "email of a registry entry must be"),
+        (JSON_TYPE, b'{"auths": {"r": {"username": 1}}}', "username of a registry entry"),
+    ],
+)
+def test_messages_name_the_data_key_and_the_field(
+    secret_type: str, payload: bytes, message: str
+) -> None:
+    with pytest.raises(BadDockerConfig) as raised:
+        registry_keys_from_config(secret_type, payload)
+    assert message in str(raised.value)
+
+
+def test_message_of_bad_base64_and_of_an_unknown_type() -> None:
+    with pytest.raises(BadDockerConfig, match=r"^data\[\.dockercfg\] is not valid base64$"):
+        registry_keys(CFG_TYPE, {".dockercfg": "e3!0="})  # not skipped over, as Go does not
+    with pytest.raises(BadDockerConfig, match=r"^type 'Opaque' is not a registry credential type$"):
+        registry_keys("Opaque", {})
+
+
+def test_lone_surrogates_in_the_data_are_bad_data_not_a_crash() -> None:
+    with pytest.raises(BadDockerConfig):
+        registry_keys(JSON_TYPE, {".dockerconfigjson": "e30=\ud800"})
+    with pytest.raises(BadDockerConfig, match="auth"):
+        registry_keys_from_config(JSON_TYPE, b'{"auths": {"r": {"auth": "\\ud800"}}}')
+
+
+def test_an_unknown_or_null_field_does_not_end_the_entry_checks() -> None:
+    for first in ('"x": 1', '"email": null'):
+        payload = f'{{"auths": {{"r": {{{first}, "auth": "bm9jb2xvbg=="}}}}}}'.encode()
+        with pytest.raises(BadDockerConfig, match="auth"):
+            registry_keys_from_config(JSON_TYPE, payload)
+
+
+def test_string_headers_and_string_payloads_are_read() -> None:
+    headers = b'{"auths": {"r": {}}, "HttpHeaders": {"X-Meta": "v", "Y": null}}'
+    assert registry_keys_from_config(JSON_TYPE, headers) == ("r",)
+    assert registry_keys_from_config(JSON_TYPE, '{"auths": {"r": {}}, "n": 1e999}') == ("r",)
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        "dXNl\rcjpwYXNz",  # CR is dropped as LF is, wherever it stands
+        "YWI\r6Yw==",  # "ab:c", the ':' split by the CR
+        "YWI\n6Yw",
+        "dXNlcjpwYXNzZg",  # unpadded, 2 short of a quantum ("user:passf")
+        "dXNlcjpwYXNzZmY",  # 1 short ("user:passff")
+    ],
+)
+def test_more_valid_auth_fields(auth: str) -> None:
+    assert registry_keys(JSON_TYPE, json_secret({"auths": {"q.io": {"auth": auth}}})) == ("q.io",)
+
+
+def test_unpadded_auth_one_past_a_quantum_is_invalid() -> None:
+    with pytest.raises(BadDockerConfig, match="auth"):
+        registry_keys(JSON_TYPE, json_secret({"auths": {"q.io": {"auth": "dXNlcjpwYXNzZ"}}}))

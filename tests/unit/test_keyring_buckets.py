@@ -1,6 +1,6 @@
 """The bucketed Keyring answers exactly as a plain scan of every key, the kubelet's way."""
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from app.core.images.keyring import (
@@ -66,6 +66,15 @@ def plain_scan(keys: list[RegistryKey], image: str) -> list[RegistryKey]:
 
 
 @given(raw=KEYS, image=st.sampled_from(IMAGES))
+# A plain scan only filters by port and label count through `key_matches`, the buckets by their
+# own keys: each example makes one comparison decide, so breaking it is caught every run.
+@example(raw=["localhost:5000"], image="localhost/team")  # port on the key only
+@example(raw=["localhost"], image="localhost:5000/team/app")  # port on the image only
+@example(raw=["local*:5000"], image="localhost/team")  # a glob key's port
+@example(raw=["q*.io"], image="reg.example.com:5000/team/app")  # a glob, another port
+@example(raw=["*.io"], image="a.b.io/team/app")  # fewer glob labels than the image's
+@example(raw=["*.*.io"], image="quay.io/team/app")  # more glob labels than the image's
+@example(raw=["a.b.io"], image="quay.io/team/app")  # exact keys of another label count
 def test_buckets_answer_as_a_plain_scan(raw: list[str], image: str) -> None:
     keys = [k for k in map(parse_key, raw) if k is not None]
     name = parse_image(image)

@@ -135,7 +135,7 @@ def test_nothing_outside_tests_imports_tests() -> None:
     sources = [
         p
         for p in ROOT.rglob("*.py")
-        if not {"tests", ".git", "build"} & set(p.relative_to(ROOT).parts)
+        if not {"tests", ".git", "build", "mutants"} & set(p.relative_to(ROOT).parts)
         and not any(part.startswith(".venv") for part in p.relative_to(ROOT).parts)
     ]
     assert any(p.parts[-2] == "scripts" for p in sources)

@@ -9,6 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.admission.handle import handle
+from app.core.admission.patch import append_pull_secrets, record_injected
+from app.core.admission.pod import PodView
 from app.core.credentials.credential import Credential, NamespaceInfo
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster.index import Index
@@ -92,3 +94,50 @@ def test_patched_pod_reviewed_again_gives_no_patch(
         injected = once["metadata"]["annotations"]["pullpass.io/injected"].split(",")
         assert injected == names[len(existing or ()) :]
         assert (annotations or {}).items() <= once["metadata"]["annotations"].items()
+
+
+def pod_view(**fields: Any) -> PodView:
+    view: dict[str, Any] = {
+        "namespace": "a",
+        "name": "p",
+        "labels": {},
+        "annotations": None,
+        "has_metadata": True,
+        "containers": (),
+        "pull_secrets": (),
+        "has_pull_secrets": False,
+    }
+    return PodView(**{**view, **fields})
+
+
+def test_record_injected_creates_what_is_missing() -> None:
+    assert record_injected(pod_view(has_metadata=False), ["a", "b"]) == {
+        "op": "add",
+        "path": "/metadata",
+        "value": {"annotations": {"pullpass.io/injected": "a,b"}},
+    }
+    assert record_injected(pod_view(), ["a"]) == {
+        "op": "add",
+        "path": "/metadata/annotations",
+        "value": {"pullpass.io/injected": "a"},
+    }
+
+
+def test_record_injected_keeps_earlier_names_without_empty_ones() -> None:
+    pod = pod_view(annotations={"x": "y", "pullpass.io/injected": ",old,,older"})
+    assert record_injected(pod, ["new"]) == {
+        "op": "add",
+        "path": "/metadata/annotations/pullpass.io~1injected",
+        "value": "old,older,new",
+    }
+    assert record_injected(pod_view(annotations={"x": "y"}), ["new"])["value"] == "new"
+
+
+def test_append_pull_secrets_creates_the_list_or_appends() -> None:
+    assert append_pull_secrets(pod_view(), ["a", "b"]) == [
+        {"op": "add", "path": "/spec/imagePullSecrets", "value": [{"name": "a"}, {"name": "b"}]}
+    ]
+    assert append_pull_secrets(pod_view(has_pull_secrets=True), ["a", "b"]) == [
+        {"op": "add", "path": "/spec/imagePullSecrets/-", "value": {"name": "a"}},
+        {"op": "add", "path": "/spec/imagePullSecrets/-", "value": {"name": "b"}},
+    ]

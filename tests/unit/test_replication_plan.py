@@ -99,3 +99,11 @@ def test_unmanaged_secret_holding_the_name_is_a_conflict_not_a_write() -> None:
     assert work.write == []
     assert work.conflicts == [("a", SOURCE)]
     assert work.delete == []
+
+
+def test_an_opted_out_secret_holding_the_name_is_a_conflict_not_a_write() -> None:
+    users = credential("a", "reg", {}, **{"pullpass.io/inject": "false"})
+    work = plan(build(SOURCE, users), {})
+    assert work.write == []
+    assert work.conflicts == [("a", SOURCE)]
+    assert work.delete == []

@@ -1,7 +1,7 @@
 """Scope resolution: which credentials serve a namespace, in which order, under which name."""
 
 from app.core.credentials.credential import Credential, NamespaceInfo
-from app.core.credentials.scope import ScopeSettings, resolve, source_scope
+from app.core.credentials.scope import ScopeSettings, claims_scope, resolve, source_scope
 
 SETTINGS = ScopeSettings(credentials_namespace="home")
 
@@ -91,3 +91,24 @@ def test_a_name_held_by_any_unmanaged_secret_blocks_the_copy() -> None:
     result = resolve(ns("a", "p"), [], SOURCES, SETTINGS, held={"p-cred"})
     assert names(result) == [("all", "cluster")]
     assert result.conflicts == [PROJECT_P]
+
+
+def test_an_opted_out_secret_still_holds_its_name_against_a_copy() -> None:
+    """Opting a Secret out of injection does not hand its name to a source of the same name."""
+    mine = cred("a", "all", None, **{"pullpass.io/inject": "false"})
+    result = resolve(ns("a", "p"), [mine], SOURCES, SETTINGS)
+    assert names(result) == [("p-cred", "project:p")]
+    assert result.conflicts == [CLUSTER]
+
+
+def test_either_source_label_claims_a_scope_whatever_its_value() -> None:
+    assert claims_scope(cred("a", "x", {"pullpass.io/scope": ""}))
+    assert claims_scope(cred("a", "x", {"pullpass.io/project": "p"}))
+    assert not claims_scope(cred("a", "x", {"pullpass.io/managed-by": "pullpass"}))
+    assert not claims_scope(cred("a", "x"))
+
+
+def test_a_project_label_names_a_project_only_when_not_empty() -> None:
+    assert source_scope(cred("home", "x", {"pullpass.io/project": ""}), SETTINGS) is None
+    none = cred("home", "none", {"pullpass.io/project": "None"})
+    assert names(resolve(ns("a"), [], [none, CLUSTER], SETTINGS)) == [("all", "cluster")]

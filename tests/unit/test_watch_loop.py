@@ -1,0 +1,146 @@
+"""The list and watch loop on a scripted `call`: paging, relists, backoff and readiness.
+
+SPEC "Health": `/readyz` fails until the first full list is in. The loop's readiness is what
+`Feed.ready()` reports, so it is checked through the watcher's `listed` and `healthy` and the
+feed's `ready()`, with the first list held open on its second page.
+"""
+
+from fake_call import Applied, Fail, FakeCall, Gate, Page, Stream, event, item, run, watcher
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from app.core.credentials.scope import ScopeSettings
+from app.shell.cluster import watch
+from app.shell.cluster.index import Index
+from app.shell.cluster.watch import Feed, Watcher
+
+
+def test_a_list_is_read_page_by_page_and_the_watch_starts_at_its_version() -> None:
+    call = FakeCall(
+        Page([item("a"), item("b")], cont="token-1"),
+        Page([item("c")], version="42"),
+        Stream([]),
+    )
+    applied = Applied()
+    run(watcher(call, applied))
+    assert [c.get("_continue") for c in call.lists] == [None, "token-1"]
+    assert all(c["limit"] == watch.PAGE for c in call.lists)
+    assert applied.seen == [("LIST", [item("a"), item("b"), item("c")])]
+    assert call.watches[0]["resource_version"] == "42"
+
+
+def test_events_are_applied_and_the_next_watch_resumes_after_the_last_one() -> None:
+    added = event("ADDED", "a", "43")
+    deleted = event("DELETED", "a", "44")
+    first = Stream([added, deleted, event("BOOKMARK", "", "45")])
+    call = FakeCall(Page([], version="42"), first, Stream([]))
+    applied = Applied()
+    run(watcher(call, applied))
+    assert applied.seen == [
+        ("LIST", []),
+        ("ADDED", added["object"]),
+        ("DELETED", deleted["object"]),
+    ]
+    assert [c["resource_version"] for c in call.watches] == ["42", "45"]
+    assert first.released
+    assert len(call.lists) == 1, "a watch that simply ended needs no new list"
+
+
+def test_a_410_error_event_means_a_new_list_without_backoff() -> None:
+    gone = Stream([event("ERROR", "", "", code=410, reason="Expired")])
+    call = FakeCall(Page([item("a")], version="7"), gone, Page([item("b")], version="90"))
+    applied = Applied()
+    loop = watcher(call, applied)
+    run(loop)
+    assert [kind for kind, _ in applied.seen] == ["LIST", "LIST"]
+    assert applied.seen[1] == ("LIST", [item("b")])
+    assert [c.get("_continue") for c in call.lists] == [None, None]
+    assert loop.stopping.timeouts == []  # type: ignore[attr-defined]
+    assert gone.released
+
+
+def test_a_410_from_the_list_call_itself_is_a_failure_that_lists_again() -> None:
+    call = FakeCall(Fail(ApiException(status=410)), Page([item("a")], version="3"), Stream([]))
+    applied = Applied()
+    run(watcher(call, applied))
+    assert applied.seen == [("LIST", [item("a")])]
+    assert call.watches[0]["resource_version"] == "3"
+
+
+def test_other_error_events_relist_after_a_backoff() -> None:
+    broken = Stream([event("ERROR", "", "", code=500)])
+    call = FakeCall(Page([], version="1"), broken, Page([], version="2"), Stream([]))
+    loop = watcher(call, Applied())
+    run(loop)
+    assert len(call.lists) == 2
+    assert len(loop.stopping.timeouts) == 1  # type: ignore[attr-defined]
+
+
+def test_backoff_doubles_to_its_cap_and_resets_after_a_good_list() -> None:
+    failures = [Fail() for _ in range(9)]
+    call = FakeCall(*failures, Page([], version="1"), Stream([]), Fail(), Fail())
+    loop = watcher(call, Applied())
+    run(loop)
+    timeouts: list[float] = loop.stopping.timeouts  # type: ignore[attr-defined]
+    bases = [0.5, 1, 2, 4, 8, 16, 30, 30, 30, 0.5]  # the ninth failure is capped
+    assert len(timeouts) == len(bases) + 1
+    for timeout, base in zip(timeouts, [*bases[:9], 0.5, 1], strict=True):
+        assert 0.8 * base <= timeout <= 1.2 * base, (timeout, base)
+    assert watch.MAX_BACKOFF == 30
+
+
+def feed_of(loop: Watcher) -> Feed:
+    """A Feed whose only watcher is `loop`: its readiness is what `/readyz` reports."""
+    feed = Feed(client.ApiClient(), Index(ScopeSettings("home")))
+    feed.watchers = [loop]
+    return feed
+
+
+def test_not_ready_until_the_first_list_is_in() -> None:
+    """The first list is held open on its second page: neither listed nor ready meanwhile."""
+    held, watching = Gate(), Gate()
+    call = FakeCall(
+        Page([item("a")], cont="more"), held, Page([item("b")], version="5"), watching, Stream([])
+    )
+    applied = Applied()
+    loop = watcher(call, applied)
+    feed = feed_of(loop)
+    loop.start()
+    try:
+        assert held.reached.wait(10)
+        assert not loop.listed.is_set()
+        assert not loop.healthy
+        assert not feed.ready()
+        held.release()
+        assert watching.reached.wait(10)
+        assert loop.listed.is_set()
+        assert loop.healthy
+        assert feed.ready()
+        assert applied.seen == [("LIST", [item("a"), item("b")])]
+    finally:
+        held.release()
+        watching.release()
+        loop.join(10)
+    assert call.mismatch is None
+
+
+def test_a_failed_first_list_is_not_ready_and_a_lost_watch_keeps_the_list() -> None:
+    relist, watching, again = Gate(), Gate(), Gate()
+    call = FakeCall(Fail(), relist, Page([], version="1"), watching, Fail(), again, Page([]))
+    loop = watcher(call, Applied())
+    feed = feed_of(loop)
+    loop.start()
+    try:
+        assert relist.reached.wait(10)  # the first list failed; the retry is held open
+        assert not loop.listed.is_set()
+        assert not feed.ready()
+        relist.release()
+        assert watching.reached.wait(10)
+        assert feed.ready()
+        watching.release()
+        assert again.reached.wait(10)  # the watch failed; the relist is held open
+        assert loop.listed.is_set(), "a lost watch is no outage: the first list still counts"
+    finally:
+        for gate in (relist, watching, again):
+            gate.release()
+        loop.join(10)
