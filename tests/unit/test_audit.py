@@ -9,6 +9,7 @@ from app.core.audit.report import audit_object, build_report
 from app.core.credentials.credential import Credential
 from app.core.credentials.match import MatchTable
 from app.core.credentials.scope import Scoped
+from app.core.credentials.serviceaccount import ServiceAccountInfo, ordinary
 
 
 def scoped(name: str, key: str, scope: str = "namespace") -> Scoped:
@@ -30,6 +31,9 @@ class View:
 
     def anywhere(self) -> MatchTable:
         return MatchTable([])
+
+    def service_account(self, namespace: str, name: str) -> ServiceAccountInfo:
+        return ordinary(namespace, name)
 
 
 VIEW = View()
