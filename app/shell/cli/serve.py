@@ -22,6 +22,7 @@ from app.shell.cluster.client import api_client, own_namespace
 from app.shell.cluster.index import Index
 from app.shell.cluster.leader import Elector
 from app.shell.cluster.objects import BadInput, load_snapshot
+from app.shell.cluster.repair import Repairer
 from app.shell.cluster.replicator import Replicator
 from app.shell.cluster.selfcert import SelfManagedCerts
 from app.shell.cluster.watch import Feed
@@ -80,8 +81,8 @@ def serve(args: argparse.Namespace) -> int:
         feed = Feed(api, index)
         feed.start()
         ready = feed.readiness
-        if args.replicate:
-            _start_replication(args, api, index, feed.listed)
+        if args.replicate or args.repair:
+            _start_leader_work(args, api, index, feed.listed)
     log.info(
         "starting",
         extra={
@@ -90,6 +91,7 @@ def serve(args: argparse.Namespace) -> int:
             "credentials_namespace": index.settings.credentials_namespace,
             "project_label": index.settings.project_label,
             "source": "objects" if args.objects else "cluster",
+            "repair": args.repair,
         },
     )
     metrics.READY.set_function(lambda: float(ready().ready))
@@ -137,16 +139,23 @@ def _self_managed_certs(args: argparse.Namespace, api: ApiClient) -> SelfManaged
     return certs
 
 
-def _start_replication(
+def _start_leader_work(
     args: argparse.Namespace, api: ApiClient, index: Index, listed: Callable[[], bool]
 ) -> None:
+    """One Lease elects the replica that replicates and repairs, whichever of them is on."""
     identity = (
         args.identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     )
     namespace = args.lease_namespace or own_namespace(args.kubeconfig)
     elector = Elector(api, namespace, args.lease_name, identity, args.lease_duration)
     elector.start()
-    Replicator(api, index, elector.leading, listed).start()
+    if args.replicate:
+        Replicator(api, index, elector.leading, listed).start()
+    if args.repair:
+        repair = Repairer(
+            api, index, elector.leading, listed, after=args.repair_after, rate=args.repair_rate
+        )
+        repair.start()
 
 
 async def _run(
