@@ -9,8 +9,9 @@ cannot say how long a pull has failed; a replica's own monotonic clock can, and 
 early. Followers keep their clocks running too, so a new leader takes over where the old one
 was, instead of starting every clock again.
 
-Only the Lease holder evicts, through the Eviction API (policy/v1), so PodDisruptionBudgets
-hold: a 429 is retried later and costs no token. At most `--repair-rate` a minute
+Only the Lease holder evicts, through the Eviction API (policy/v1), never a delete: a
+PodDisruptionBudget's 429 is retried later and costs no token (in practice the API server lets a
+Pending pod's eviction through whatever its budget says, since such a pod serves nothing). At most `--repair-rate` a minute
 (`core.repair.bucket`). Before each eviction the pod is read again and judged afresh, and the
 eviction names its uid, so a pod that recovered or was replaced meanwhile is left alone. Each
 eviction gets an Event on the owner, a metric and a log line.
