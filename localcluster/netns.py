@@ -4,7 +4,10 @@ Why a namespace of its own: the node's address, the pod bridge, kube-proxy's ipt
 every listening port exist only in there, and with no route out nothing can reach the machine's
 external interface or beyond. It is made with `ip netns add`; a veth pair with both ends inside
 carries the node address (dummy interfaces are not available on these machines), because the
-kubelet refuses a loopback node IP.
+kubelet refuses a loopback node IP. Ranges that exist only as NAT rules (the Service IPs) get a
+route onto that veth: a connection made inside the namespace is routed before kube-proxy's DNAT
+rewrites it, and without a route it fails with "network is unreachable"; a packet that no rule
+rewrites ends at the veth's peer, still inside.
 
 Commands enter it with `nsenter --net=/run/netns/NAME`, never `ip netns exec`: the latter also
 gives each command a private mount namespace with its own /sys, where the kubelet finds no cgroup
@@ -44,8 +47,15 @@ def _mount_points() -> set[str]:
 class NetworkNamespace:
     """A named network namespace: lo up, a veth pair inside carrying `address`, no route out."""
 
-    def __init__(self, name: str, address: str = "10.250.0.1", prefix_length: int = 24) -> None:
+    def __init__(
+        self,
+        name: str,
+        address: str = "10.250.0.1",
+        prefix_length: int = 24,
+        routes: Sequence[str] = (),
+    ) -> None:
         self.name = name
+        self.routes = tuple(routes)
         self.path = NETNS_DIR / name
         self.address = address
         self.prefix_length = prefix_length
@@ -75,6 +85,7 @@ class NetworkNamespace:
                 ["ip", "addr", "add", address, "dev", self.interface],
                 ["ip", "link", "set", self.interface, "up"],
                 ["ip", "link", "set", self.peer, "up"],
+                *(["ip", "route", "add", cidr, "dev", self.interface] for cidr in self.routes),
             ):
                 self.run(argv)
         except BaseException:

@@ -28,6 +28,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -44,7 +45,7 @@ from localcluster.build import (
 )
 from localcluster.cni import POD_CIDR, write_conflist
 from localcluster.containerd import Containerd
-from localcluster.control_plane import ControlPlane
+from localcluster.control_plane import SERVICE_CIDR, ControlPlane
 from localcluster.errors import ClusterError
 from localcluster.kernel import KernelSettings
 from localcluster.kube_proxy import KubeProxy
@@ -132,7 +133,7 @@ class Node:
         self.ready_timeout = ready_timeout
         self.images = images  # (archive in binaries.images, where it goes in the registry)
         self.logs_dir = self.workdir / "logs"
-        self.netns = NetworkNamespace(NETNS_NAME, NODE_ADDRESS)
+        self.netns = NetworkNamespace(NETNS_NAME, NODE_ADDRESS, routes=[SERVICE_CIDR])
         self.kernel = KernelSettings()
         self.host_paths = leftovers.HostPaths(
             self.workdir, FIXED_PATHS, FIXED_SOCKETS, SHARED_PATHS
@@ -140,6 +141,8 @@ class Node:
         self._lock: int | None = None
         self.started_at: float | None = None
         self.ready_after: float | None = None
+        # Seconds per start and teardown step, for the measurements in the README.
+        self.timings: dict[str, float] = {}
         self.control_plane = ControlPlane(
             binaries.control_plane, self.workdir / "control-plane", netns=self.netns
         )
@@ -207,26 +210,37 @@ class Node:
         self.started_at = time.monotonic()
         self._take_lock()
         try:
-            self._recover_stale()
+            self._timed("recover", self._recover_stale)
             self.kernel.record()
             self.host_paths.record()
-            self.netns.create()
-            self.registry.start()
-            self.control_plane.start()
-            self.containerd.start()
-            self.containerd.import_image(self.binaries.images / "pause.tar")
-            self.kubelet.start()
-            self.scheduler.start()
-            self._wait_for_node_object()
-            self.kube_proxy.start()
-            self._wait_ready()
+            self._timed("netns", self.netns.create)
+            self._timed("registry", self.registry.start)
+            self._timed("control plane", self.control_plane.start)
+            self._timed("containerd", self.containerd.start)
+            pause = self.binaries.images / "pause.tar"
+            self._timed("import pause", lambda: self.containerd.import_image(pause))
+            self._timed("kubelet", self.kubelet.start)
+            self._timed("kube-scheduler", self.scheduler.start)
+            self._timed("node registered", self._wait_for_node_object)
+            self._timed("kube-proxy", self.kube_proxy.start)
+            self._timed("node Ready", self._wait_ready)
             self.ready_after = time.monotonic() - self.started_at
             for archive, image in self.images:
-                self.registry.push(self.binaries.images / archive, image)
+                self._timed(f"push {image}", self._pusher(self.binaries.images / archive, image))
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _pusher(self, archive: Path, image: str) -> Callable[[], object]:
+        return lambda: self.registry.push(archive, image)
+
+    def _timed(self, what: str, action: Callable[[], object]) -> None:
+        began = time.monotonic()
+        try:
+            action()
+        finally:
+            self.timings[what] = round(time.monotonic() - began, 2)
 
     def _take_lock(self) -> None:
         fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -295,9 +309,9 @@ class Node:
             return []  # never started (or already stopped): the namespace may be another run's
         problems: list[str] = []
 
-        def step(what: str, action: Any) -> None:
+        def step(what: str, action: Callable[[], object]) -> None:
             try:
-                action()
+                self._timed(f"teardown: {what}", action)
             except Exception as error:  # keep going: every later step still has to run
                 problems.append(f"{what}: {error}")
 
@@ -312,7 +326,9 @@ class Node:
         step("stop the registry", self.registry.stop)
         still_mounted = leftovers.unmount_under(self.workdir)
         problems += [f"still mounted: {m}" for m in still_mounted]
-        problems += [f"cgroup left: {c}" for c in leftovers.remove_cgroups()]
+        cgroups: list[Path] = []
+        step("remove cgroups", lambda: cgroups.extend(leftovers.remove_cgroups()))
+        problems += [f"cgroup left: {c}" for c in cgroups]
         if self.kernel.recorded:
             self.kernel.restore()
             problems += [
