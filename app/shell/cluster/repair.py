@@ -11,10 +11,10 @@ was, instead of starting every clock again.
 
 Only the Lease holder evicts, through the Eviction API (policy/v1), never a delete: a
 PodDisruptionBudget's 429 is retried later and costs no token (in practice the API server lets a
-Pending pod's eviction through whatever its budget says, since such a pod serves nothing). At most `--repair-rate` a minute
-(`core.repair.bucket`). Before each eviction the pod is read again and judged afresh, and the
-eviction names its uid, so a pod that recovered or was replaced meanwhile is left alone. Each
-eviction gets an Event on the owner, a metric and a log line.
+Pending pod's eviction through whatever its budget says, since such a pod serves nothing). At
+most `--repair-rate` a minute (`core.repair.bucket`). Before each eviction the pod is read again
+and judged afresh, and the eviction names its uid, so a pod that recovered or was replaced
+meanwhile is left alone. Each eviction gets an Event on the owner, a metric and a log line.
 """
 
 import logging
