@@ -4,8 +4,8 @@ blocks a pod) but get no credential and sit in ImagePullBackOff. Scaled back, ne
 What the outage leaves behind, checked at the end: a pod's imagePullSecrets cannot change after
 creation, so every pod admitted during the outage keeps failing after pullpass is back: the bare
 pod forever, and a Deployment's pod until something deletes it (its ReplicaSet does not replace a
-pod that is merely failing to pull). Nothing in pullpass repairs them yet; `pullpass audit` and
-`serve --repair` are meant to find and evict exactly these.
+pod that is merely failing to pull). With repair off (the chart's default) nothing evicts them;
+`pullpass audit` finds them, and `serve --repair` evicts the Deployment's (test_09_repair).
 """
 
 from collections.abc import Callable
