@@ -10,7 +10,7 @@ pullpass shows as `Successfully pulled image` or as the registry's refusal.
 Everything (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, containerd,
 the kubelet, the registry and the pods) runs in the namespace `pullpass-node`, so every packet
 stays on its loopback, its node address or its pod bridge. Only one node runs on a machine at a
-time (a lock in /run): kubelets share the kubepods cgroups and a few fixed paths.
+time (a lock in /run, waited for): kubelets share the kubepods cgroups and a few fixed paths.
 
 Teardown leaves nothing: pods and sandboxes are removed first (`crictl rmp -fa`), then the
 kubelet and containerd stop, their mounts under the work directory are undone, the kubepods
@@ -126,11 +126,13 @@ class Node:
             ("pullpass.tar", f"{PULLPASS_IMAGE}:{PULLPASS_TAG}"),
         ),
         ready_timeout: float = 180,
+        lock_timeout: float = 240,
     ) -> None:
         require_root()
         self.workdir = workdir.resolve()
         self.binaries = binaries
         self.ready_timeout = ready_timeout
+        self.lock_timeout = lock_timeout
         self.images = images  # (archive in binaries.images, where it goes in the registry)
         self.logs_dir = self.workdir / "logs"
         self.netns = NetworkNamespace(NETNS_NAME, NODE_ADDRESS, routes=[SERVICE_CIDR])
@@ -243,15 +245,26 @@ class Node:
             self.timings[what] = round(time.monotonic() - began, 2)
 
     def _take_lock(self) -> None:
+        """Wait for any other node on this machine to finish (kubelets share the kubepods
+        cgroups and a few fixed paths, so only one runs at a time)."""
         fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ClusterError(
-                f"another node is running on this machine (it holds {LOCK}); a kubelet's "
-                "cgroups and fixed paths cannot be shared, so only one runs at a time"
-            ) from None
+        deadline = time.monotonic() + self.lock_timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise ClusterError(
+                        f"another node has been running on this machine for over "
+                        f"{self.lock_timeout:.0f}s (it holds {LOCK}); only one runs at a time"
+                    ) from None
+                if not told:
+                    sys.stderr.write(f"localcluster: another node holds {LOCK}; waiting\n")
+                    told = True
+                time.sleep(1)
         self._lock = fd
 
     def _recover_stale(self) -> None:
