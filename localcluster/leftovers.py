@@ -135,6 +135,27 @@ class HostPaths:
             else:
                 self.existed[path] = None
 
+    def state(self) -> dict[str, object]:
+        """What `record()` saw, as JSON, for a later run to clean up after a crash."""
+        return {
+            "workdir": str(self.workdir),
+            "paths": {
+                str(p): sorted(b) if b is not None else None for p, b in self.existed.items()
+            },
+            "shared": {str(p): e for p, e in self.shared_existed.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object], sockets: tuple[Path, ...] = ()) -> HostPaths:
+        paths = state.get("paths")
+        shared = state.get("shared")
+        assert isinstance(paths, dict)
+        assert isinstance(shared, dict)
+        restored = cls(Path(str(state["workdir"])), tuple(Path(p) for p in paths), sockets)
+        restored.existed = {Path(p): set(b) if b is not None else None for p, b in paths.items()}
+        restored.shared_existed = {Path(p): bool(e) for p, e in shared.items()}
+        return restored
+
     def remove(self) -> list[Path]:
         """Remove what the node created; returns what is left that it created."""
         for socket in self.sockets:

@@ -44,6 +44,11 @@ def _mount_points() -> set[str]:
         return {line.split()[4] for line in table}
 
 
+def mount_is_ours_to_undo() -> bool:
+    """Whether `ip netns add` would mount /run/netns now (it is not a mount point yet)."""
+    return str(NETNS_DIR) not in _mount_points()
+
+
 class NetworkNamespace:
     """A named network namespace: lo up, a veth pair inside carrying `address`, no route out."""
 
@@ -62,7 +67,7 @@ class NetworkNamespace:
         # Both ends stay inside the namespace, so these names never exist on the host.
         self.interface = "node0"
         self.peer = "node1"
-        self._created_netns_mount = False
+        self.unmount_netns_dir = False  # set by create(), or by a recovery that knows better
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -75,7 +80,7 @@ class NetworkNamespace:
                 "removes it"
             )
         # `ip netns add` bind-mounts /run/netns onto itself the first time; undone in delete().
-        self._created_netns_mount = str(NETNS_DIR) not in _mount_points()
+        self.unmount_netns_dir = mount_is_ours_to_undo()
         run_command(["ip", "netns", "add", self.name])
         try:
             address = f"{self.address}/{self.prefix_length}"
@@ -96,16 +101,17 @@ class NetworkNamespace:
     def delete(self) -> None:
         """Kill whatever still runs in it, delete it, and undo the /run/netns mount if ours."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            # Wait: a worker thread inside keeps the namespace (and its links) alive.
+            self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         if self.path.exists():
             self.kill_processes()
             run_command(["ip", "netns", "del", self.name], check=False)
-        if self._created_netns_mount and NETNS_DIR.is_dir() and not any(NETNS_DIR.iterdir()):
+        if self.unmount_netns_dir and NETNS_DIR.is_dir() and not any(NETNS_DIR.iterdir()):
             run_command(["umount", str(NETNS_DIR)], check=False)
             with contextlib.suppress(OSError):
                 NETNS_DIR.rmdir()
-            self._created_netns_mount = False
+            self.unmount_netns_dir = False
 
     # -- entering it -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ pullpass shows as `Successfully pulled image` or as the registry's refusal.
 Everything (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, containerd,
 the kubelet, the registry and the pods) runs in the namespace `pullpass-node`, so every packet
 stays on its loopback, its node address or its pod bridge. Only one node runs on a machine at a
-time (a lock in /run): kubelets share the kubepods cgroups and a few fixed paths.
+time (a lock in /run, waited for): kubelets share the kubepods cgroups and a few fixed paths.
 
 Teardown leaves nothing: pods and sandboxes are removed first (`crictl rmp -fa`), then the
 kubelet and containerd stop, their mounts under the work directory are undone, the kubepods
@@ -51,7 +51,7 @@ from localcluster.kernel import KernelSettings
 from localcluster.kube_proxy import KubeProxy
 from localcluster.kubectl import Kubectl
 from localcluster.kubelet import Kubelet
-from localcluster.netns import NetworkNamespace
+from localcluster.netns import NetworkNamespace, mount_is_ours_to_undo
 from localcluster.registry import Registry
 from localcluster.scheduler import Scheduler
 
@@ -59,6 +59,9 @@ NODE_NAME = "pullpass-node"
 NETNS_NAME = "pullpass-node"
 NODE_ADDRESS = "10.250.0.1"
 LOCK = Path("/run/pullpass-node.lock")
+# What a running node must undo (its work directory, the kernel settings and fixed paths it found),
+# kept until its teardown is complete, so the next start can finish the job after a crash.
+STATE = Path("/run/pullpass-node.json")
 SANDBOX_IMAGE = "pullpass.local/pause:1"
 # Where the node's images live in the private registry.
 BUSYBOX = "127.0.0.1:5000/busybox:1"
@@ -126,11 +129,13 @@ class Node:
             ("pullpass.tar", f"{PULLPASS_IMAGE}:{PULLPASS_TAG}"),
         ),
         ready_timeout: float = 180,
+        lock_timeout: float = 240,
     ) -> None:
         require_root()
         self.workdir = workdir.resolve()
         self.binaries = binaries
         self.ready_timeout = ready_timeout
+        self.lock_timeout = lock_timeout
         self.images = images  # (archive in binaries.images, where it goes in the registry)
         self.logs_dir = self.workdir / "logs"
         self.netns = NetworkNamespace(NETNS_NAME, NODE_ADDRESS, routes=[SERVICE_CIDR])
@@ -213,6 +218,7 @@ class Node:
             self._timed("recover", self._recover_stale)
             self.kernel.record()
             self.host_paths.record()
+            self._write_state()
             self._timed("netns", self.netns.create)
             self._timed("registry", self.registry.start)
             self._timed("control plane", self.control_plane.start)
@@ -243,25 +249,59 @@ class Node:
             self.timings[what] = round(time.monotonic() - began, 2)
 
     def _take_lock(self) -> None:
+        """Wait for any other node on this machine to finish (kubelets share the kubepods
+        cgroups and a few fixed paths, so only one runs at a time)."""
         fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ClusterError(
-                f"another node is running on this machine (it holds {LOCK}); a kubelet's "
-                "cgroups and fixed paths cannot be shared, so only one runs at a time"
-            ) from None
+        deadline = time.monotonic() + self.lock_timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise ClusterError(
+                        f"another node has been running on this machine for over "
+                        f"{self.lock_timeout:.0f}s (it holds {LOCK}); only one runs at a time"
+                    ) from None
+                if not told:
+                    sys.stderr.write(f"localcluster: another node holds {LOCK}; waiting\n")
+                    told = True
+                time.sleep(1)
         self._lock = fd
 
+    def _write_state(self) -> None:
+        state = {
+            "kernel": self.kernel.recorded,
+            "netns_mount": mount_is_ours_to_undo(),
+            **self.host_paths.state(),
+        }
+        STATE.write_text(json.dumps(state))
+
     def _recover_stale(self) -> None:
-        """A run killed before its teardown left its namespace behind: clear it (we hold the
-        lock, so no other node is using it)."""
+        """A run killed before its teardown left things behind: undo them (this process holds
+        the lock, so no other node is using them)."""
         stale = NetworkNamespace(NETNS_NAME, NODE_ADDRESS)
+        state: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):
+            state = json.loads(STATE.read_text())
+        if not state and not stale.path.exists():
+            return
+        sys.stderr.write("localcluster: cleaning up after a node that was not torn down\n")
         if stale.path.exists():
-            sys.stderr.write(f"localcluster: removing the stale namespace {NETNS_NAME}\n")
-            stale.delete()
+            stale.kill_processes()
         leftovers.remove_cgroups()
+        if state and not leftovers.unmount_under(Path(state["workdir"])):
+            _remove_bulky(Path(state["workdir"]))
+        stale.unmount_netns_dir = bool(state.get("netns_mount"))
+        stale.delete()
+        if state:
+            kernel = KernelSettings()
+            kernel.recorded = dict(state.get("kernel") or {})
+            kernel.restore()
+            leftovers.HostPaths.from_state(state, FIXED_SOCKETS).remove()
+        STATE.unlink(missing_ok=True)
 
     def _node(self) -> dict[str, Any] | None:
         done = self.kubectl("get", "node", NODE_NAME, "-o", "json", check=False)
@@ -340,10 +380,10 @@ class Node:
             problems.append(f"network namespace {self.netns.name} still exists")
         if self.host_paths.existed:
             problems += [f"left at a fixed path: {p}" for p in self.host_paths.remove()]
+        if not problems:
+            STATE.unlink(missing_ok=True)  # nothing left for a later run to undo
         if not still_mounted:
-            # The bulky part (images, snapshots, registry blobs); configs and logs stay.
-            for bulky in ("containerd", "registry/data", "kubelet/root"):
-                shutil.rmtree(self.workdir / bulky, ignore_errors=True)
+            _remove_bulky(self.workdir)
         if self._lock is not None:
             with contextlib.suppress(OSError):
                 os.close(self._lock)
@@ -362,3 +402,10 @@ class Node:
         problems = self.stop()
         if problems and kind is None:
             raise ClusterError("the node's teardown left things behind:\n" + "\n".join(problems))
+
+
+def _remove_bulky(workdir: Path) -> None:
+    """The bulky part of a work directory (images, snapshots, registry blobs, etcd); configs and logs
+    stay for a look after the run."""
+    for bulky in ("containerd", "registry/data", "kubelet/root", "control-plane/etcd-data"):
+        shutil.rmtree(workdir / bulky, ignore_errors=True)

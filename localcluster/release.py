@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -168,7 +167,3 @@ def install(
     replicas = int(chosen.get("replicaCount", 2))
     release.wait_ready(replicas, timeout)
     return release
-
-
-def chart_path() -> Path:
-    return CHART

@@ -13,7 +13,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from e2e.actions import create_namespace
@@ -158,7 +157,3 @@ def registry_prefix(image: str) -> str:
     """`127.0.0.1:5000/docs-1234` for `127.0.0.1:5000/docs-1234/busybox:1`: a registry key that
     serves that test's images only (a key's path is a prefix of the image's path)."""
     return image.rsplit("/", 1)[0]
-
-
-def logs_of(node: Node) -> Path:
-    return node.logs_dir
