@@ -31,7 +31,7 @@ from e2e_node.actions import (
 from e2e_node.fixtures import Namespaces, registry_prefix, report
 from e2e_node.test_03_workloads import deployment, pods_of
 from localcluster.kubectl import Kubectl
-from localcluster.release import NAMESPACE, RELEASE, Release, chart_path
+from localcluster.release import CHART, NAMESPACE, RELEASE, Release
 
 AFTER = 10  # repair.after, seconds
 # After repair-after: the kubelet's graceful stop of the evicted pod, the replacement's pull and
@@ -52,7 +52,7 @@ class Stuck:
 def helm_set(release: Release, values: str) -> None:
     """`helm upgrade --reuse-values --set VALUES`, then both replicas Ready and called."""
     release.node.helm(
-        "upgrade", RELEASE, str(chart_path()), "--namespace", NAMESPACE, "--reuse-values",
+        "upgrade", RELEASE, str(CHART), "--namespace", NAMESPACE, "--reuse-values",
         "--set", values, "--wait", "--timeout=300s", timeout=330,
     )  # fmt: skip
     release.wait_ready(2)
