@@ -16,18 +16,42 @@ from localcluster.processes import kill_group
 REPO = Path(__file__).resolve().parents[1]
 CONTROL_PLANE_SCRIPT = REPO / "scripts" / "control-plane"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager")
+# What scripts/node builds, scripts/images saves and scripts/host-packages installs.
+NODE_BINARIES = (
+    "kubelet",
+    "kube-scheduler",
+    "kube-proxy",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "crictl",
+)
+IMAGE_ARCHIVES = ("pause.tar", "busybox.tar", "pullpass.tar")
+HOST_COMMANDS = ("runc", "ip", "nsenter", "iptables", "docker-registry", "htpasswd", "skopeo")
+CNI_PLUGINS = Path("/usr/lib/cni")
+NODE_TIMEOUT = 3600
 
 
-def build_control_plane(timeout: float = 3600) -> Path:
-    """Run scripts/control-plane (instant when cached) and return the directory it printed.
+def script(name: str) -> Path:
+    """A build script of the repository: scripts/NAME.
 
-    A real build takes minutes, so its progress lines go straight to the terminal (past
-    pytest's capture); the error's tail goes into the exception.
+    PULLPASS_SCRIPTS_DIR points elsewhere (a checkout where they are being written).
     """
-    if not CONTROL_PLANE_SCRIPT.exists():
-        raise ClusterError(f"{CONTROL_PLANE_SCRIPT} is missing")
+    base = os.environ.get("PULLPASS_SCRIPTS_DIR")
+    return (Path(base) if base else REPO / "scripts") / name
+
+
+def run_script(path: Path, timeout: float = NODE_TIMEOUT) -> str:
+    """Run a build script (instant when cached) and return the last line it printed.
+
+    A real build takes minutes, so its progress lines (`scripts/NAME: ...`) go straight to the
+    terminal, past pytest's capture; the tail of its stderr goes into the exception.
+    """
+    name = f"scripts/{path.name}"
+    if not path.exists():
+        raise ClusterError(f"{name} is missing (expected at {path})")
     process = subprocess.Popen(
-        [str(CONTROL_PLANE_SCRIPT)],
+        [str(path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -39,7 +63,7 @@ def build_control_plane(timeout: float = 3600) -> Path:
         assert process.stderr is not None
         for line in process.stderr:
             tail.append(line.rstrip())
-            if line.startswith("scripts/control-plane:") and sys.__stderr__ is not None:
+            if line.startswith(f"{name}:") and sys.__stderr__ is not None:
                 sys.__stderr__.write(line)
                 sys.__stderr__.flush()
 
@@ -49,7 +73,7 @@ def build_control_plane(timeout: float = 3600) -> Path:
         process.wait(timeout)
     except subprocess.TimeoutExpired as error:
         kill_group(process, grace=5)
-        raise ClusterError(f"scripts/control-plane did not finish in {timeout:.0f}s") from error
+        raise ClusterError(f"{name} did not finish in {timeout:.0f}s") from error
     reader.join(10)
     assert process.stdout is not None
     stdout = process.stdout.read()
@@ -57,9 +81,14 @@ def build_control_plane(timeout: float = 3600) -> Path:
     lines = stdout.strip().splitlines()
     if process.returncode != 0 or not lines:
         raise ClusterError(
-            f"scripts/control-plane failed with exit code {process.returncode}:\n" + "\n".join(tail)
+            f"{name} failed with exit code {process.returncode}:\n" + "\n".join(tail)
         )
-    bin_dir = Path(lines[-1])
+    return lines[-1]
+
+
+def build_control_plane(timeout: float = NODE_TIMEOUT) -> Path:
+    """Run scripts/control-plane and return the directory of etcd and the API binaries."""
+    bin_dir = Path(run_script(CONTROL_PLANE_SCRIPT, timeout))
     check_binaries(bin_dir)
     return bin_dir
 
@@ -72,6 +101,51 @@ def check_binaries(bin_dir: Path) -> None:
             f"control-plane binaries missing from {bin_dir}: {', '.join(missing)} "
             "(run scripts/control-plane)"
         )
+
+
+def install_host_packages(timeout: float = NODE_TIMEOUT) -> None:
+    """Run scripts/host-packages (nothing to do when installed), then check what it installs."""
+    run_script(script("host-packages"), timeout)
+    missing = [c for c in HOST_COMMANDS if shutil.which(c) is None]
+    missing += [
+        str(CNI_PLUGINS / p)
+        for p in ("bridge", "host-local", "loopback")
+        if not (CNI_PLUGINS / p).is_file()
+    ]
+    if missing:
+        raise ClusterError(
+            f"the node needs {', '.join(missing)}, which scripts/host-packages did not provide"
+        )
+
+
+def build_node(timeout: float = NODE_TIMEOUT) -> Path:
+    """Run scripts/node and return the directory of the kubelet, containerd and their tools."""
+    bin_dir = Path(run_script(script("node"), timeout))
+    missing = [b for b in NODE_BINARIES if not os.access(bin_dir / b, os.X_OK)]
+    if missing:
+        raise ClusterError(
+            f"node binaries missing from {bin_dir}: {', '.join(missing)} (run scripts/node)"
+        )
+    return bin_dir
+
+
+def build_images(timeout: float = NODE_TIMEOUT) -> Path:
+    """Run scripts/images and return the directory of the saved images (docker archives)."""
+    images = Path(run_script(script("images"), timeout))
+    missing = [a for a in IMAGE_ARCHIVES if not (images / a).is_file()]
+    if missing:
+        raise ClusterError(
+            f"image archives missing from {images}: {', '.join(missing)} (run scripts/images)"
+        )
+    return images
+
+
+def find_helm(timeout: float = NODE_TIMEOUT) -> Path:
+    """The pinned helm, built and cached by scripts/helm."""
+    helm = Path(run_script(REPO / "scripts" / "helm", timeout))
+    if not os.access(helm, os.X_OK):
+        raise ClusterError(f"helm is missing: scripts/helm printed {helm}")
+    return helm
 
 
 def find_kubectl() -> Path:

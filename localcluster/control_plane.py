@@ -10,6 +10,11 @@ Importable on its own (no pytest), so the end-to-end suite, other suites and scr
 Every process listens on loopback only, runs in its own process group, dies with its parent
 (Linux) and is killed on `stop()` and at interpreter exit. A missing binary or a failed start
 raises `ClusterError` naming what is missing and the tail of the component's log.
+
+For a real node (`localcluster.node`) the same control plane runs inside the node's network
+namespace (`netns`), the API server bound to and advertising the node address: the `kubernetes`
+Service then has an endpoint pods reach through kube-proxy, and the API server reaches the
+kubelet (logs, exec) with a client certificate of its own.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import re
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -32,7 +38,10 @@ from localcluster.certificates import issue, new_ca, write_pair
 from localcluster.errors import ClusterError
 from localcluster.kubeconfig import client_certificate, write_kubeconfig
 from localcluster.kubectl import Kubectl
+from localcluster.netns import NetworkNamespace
 from localcluster.processes import Component, free_port
+
+T = TypeVar("T")
 
 
 def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
@@ -46,24 +55,45 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
 SERVICE_CIDR = "10.0.0.0/24"
 # Writes as `apiserver_request_total` labels them: HTTP-style verbs (create is POST, update PUT).
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
+SERVICE_IP = "10.0.0.1"  # the `kubernetes` Service: the first address of SERVICE_CIDR
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
 class ControlPlane:
-    """etcd + kube-apiserver + kube-controller-manager on loopback, state under `workdir`."""
+    """etcd + kube-apiserver + kube-controller-manager on loopback, state under `workdir`.
 
-    def __init__(self, bin_dir: Path, workdir: Path, *, start_timeout: float = 120) -> None:
+    With `netns`, every process runs inside that network namespace and the API server binds
+    and advertises `netns.address` on the standard port 6443 (the namespace is the node's own,
+    so no port can collide); etcd and the controller-manager stay on its loopback.
+    """
+
+    def __init__(
+        self,
+        bin_dir: Path,
+        workdir: Path,
+        *,
+        start_timeout: float = 120,
+        netns: NetworkNamespace | None = None,
+    ) -> None:
         check_binaries(bin_dir)
         self.bin_dir = bin_dir
         self.workdir = workdir
         self.start_timeout = start_timeout
+        self.netns = netns
         self.pki_dir = workdir / "pki"
         self.logs_dir = workdir / "logs"
-        self.etcd_client_port = free_port()
-        self.etcd_peer_port = free_port()
-        self.apiserver_port = free_port()
-        self.kcm_port = free_port()
-        self.server = f"https://127.0.0.1:{self.apiserver_port}"
+        if netns is None:
+            self.address = "127.0.0.1"
+            self.etcd_client_port = free_port()
+            self.etcd_peer_port = free_port()
+            self.apiserver_port = free_port()
+            self.kcm_port = free_port()
+        else:
+            self.address = netns.address
+            self.etcd_client_port, self.etcd_peer_port = 2379, 2380
+            self.apiserver_port, self.kcm_port = 6443, 10257
+        self.server = f"https://{self.address}:{self.apiserver_port}"
+        wrapper = netns.wrapper() if netns is not None else []
         self._write_pki()
         self.kubeconfig = write_kubeconfig(
             workdir / "admin.kubeconfig",
@@ -81,14 +111,20 @@ class ControlPlane:
             "system:kube-controller-manager",
             namespace="kube-system",
         )
-        self.etcd = Component("etcd", self._etcd_argv(), self.logs_dir / "etcd.log")
+        self.etcd = Component(
+            "etcd", self._etcd_argv(), self.logs_dir / "etcd.log", wrapper=wrapper
+        )
         self.apiserver = Component(
-            "kube-apiserver", self._apiserver_argv(), self.logs_dir / "kube-apiserver.log"
+            "kube-apiserver",
+            self._apiserver_argv(),
+            self.logs_dir / "kube-apiserver.log",
+            wrapper=wrapper,
         )
         self.controller_manager = Component(
             "kube-controller-manager",
             self._kcm_argv(),
             self.logs_dir / "kube-controller-manager.log",
+            wrapper=wrapper,
         )
 
     # -- setup -------------------------------------------------------------------------------
@@ -100,9 +136,10 @@ class ControlPlane:
             self.ca,
             "kube-apiserver",
             hosts=[
+                *([self.address] if self.address != "127.0.0.1" else []),
                 "127.0.0.1",
                 "localhost",
-                "10.0.0.1",
+                SERVICE_IP,
                 "kubernetes",
                 "kubernetes.default",
                 "kubernetes.default.svc",
@@ -112,6 +149,13 @@ class ControlPlane:
         self.serving_cert, self.serving_key = write_pair(serving, self.pki_dir, "apiserver")
         self.admin = issue(self.ca, "admin", organizations=["system:masters"], client=True)
         self.admin_cert, self.admin_key = write_pair(self.admin, self.pki_dir, "admin")
+        # The API server's identity towards kubelets (logs, exec, port-forward).
+        kubelet_client = issue(
+            self.ca, "kube-apiserver-kubelet-client", organizations=["system:masters"], client=True
+        )
+        self.kubelet_client_cert, self.kubelet_client_key = write_pair(
+            kubelet_client, self.pki_dir, "apiserver-kubelet-client"
+        )
         signing = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.sa_key = self.pki_dir / "sa.key"
         self.sa_pub = self.pki_dir / "sa.pub"
@@ -141,11 +185,24 @@ class ControlPlane:
         ]
 
     def _apiserver_argv(self) -> list[str]:
+        if self.netns is None:
+            # No nodes and a loopback address: the `kubernetes` Service endpoints cannot exist.
+            endpoints = ["--endpoint-reconciler-type=none"]
+        else:
+            # The node address is a real endpoint: pods reach the API server at SERVICE_IP.
+            endpoints = [
+                "--endpoint-reconciler-type=lease",
+                f"--kubelet-client-certificate={self.kubelet_client_cert}",
+                f"--kubelet-client-key={self.kubelet_client_key}",
+                "--kubelet-preferred-address-types=InternalIP",
+                # The kubelet serves a certificate the cluster CA signed for the node address.
+                f"--kubelet-certificate-authority={self.ca_file}",
+            ]
         return [
             str(self.bin_dir / "kube-apiserver"),
             f"--etcd-servers=http://127.0.0.1:{self.etcd_client_port}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={self.address}",
+            f"--advertise-address={self.address}",
             f"--secure-port={self.apiserver_port}",
             f"--cert-dir={self.workdir / 'apiserver-certs'}",
             f"--tls-cert-file={self.serving_cert}",
@@ -156,8 +213,7 @@ class ControlPlane:
             f"--service-account-key-file={self.sa_pub}",
             f"--service-account-signing-key-file={self.sa_key}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
-            # No nodes and a loopback address: the `kubernetes` Service endpoints cannot exist.
-            "--endpoint-reconciler-type=none",
+            *endpoints,
             "--profiling=false",
             "--v=1",
         ]
@@ -182,6 +238,10 @@ class ControlPlane:
 
     # -- probes ------------------------------------------------------------------------------
 
+    def in_netns(self, function: Callable[[], T]) -> T:
+        """Run `function` where the cluster's addresses are reachable (inside its namespace)."""
+        return function() if self.netns is None else self.netns.call(function)
+
     def admin_ssl_context(self) -> ssl.SSLContext:
         """TLS context that trusts the cluster CA and presents the admin certificate."""
         context = ssl.create_default_context(cafile=str(self.ca_file))
@@ -191,15 +251,19 @@ class ControlPlane:
     def get(self, path: str, timeout: float = 5) -> tuple[int, bytes]:
         """GET `path` on the API server as admin: (status, body); status 0 when unreachable."""
         request = urllib.request.Request(self.server + path)
-        try:
-            with urllib.request.urlopen(
-                request, timeout=timeout, context=self.admin_ssl_context()
-            ) as answer:
-                return answer.status, answer.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-        except (OSError, ssl.SSLError):
-            return 0, b""
+
+        def fetch() -> tuple[int, bytes]:
+            try:
+                with urllib.request.urlopen(
+                    request, timeout=timeout, context=self.admin_ssl_context()
+                ) as answer:
+                    return answer.status, answer.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
+            except (OSError, ssl.SSLError):
+                return 0, b""
+
+        return self.in_netns(fetch)
 
     def request_count(self, resource: str, verbs: Sequence[str] = WRITE_VERBS) -> float:
         """The API server's own count of requests (`apiserver_request_total`, every response
@@ -222,16 +286,24 @@ class ControlPlane:
 
     def _etcd_healthy(self) -> bool:
         url = f"http://127.0.0.1:{self.etcd_client_port}/health"
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            return bool(json.loads(answer.read()).get("health") == "true")
+
+        def fetch() -> bool:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return bool(json.loads(answer.read()).get("health") == "true")
+
+        return self.in_netns(fetch)
 
     def _kcm_healthy(self) -> bool:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # its self-signed serving cert; /healthz is public
         url = f"https://127.0.0.1:{self.kcm_port}/healthz"
-        with urllib.request.urlopen(url, timeout=2, context=context) as answer:
-            return bool(answer.status == 200)
+
+        def fetch() -> bool:
+            with urllib.request.urlopen(url, timeout=2, context=context) as answer:
+                return bool(answer.status == 200)
+
+        return self.in_netns(fetch)
 
     def _default_service_account(self) -> bool:
         return self.get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +16,28 @@ class KubectlError(AssertionError):
 
 
 class Kubectl:
-    """Runs the pinned kubectl against one kubeconfig, as a user would."""
+    """Runs the pinned kubectl against one kubeconfig, as a user would.
 
-    def __init__(self, kubeconfig: Path, binary: Path | None = None, timeout: float = 60) -> None:
+    `wrapper` runs it through another command first: `nsenter --net=...` for a cluster that lives
+    in a network namespace of its own.
+    """
+
+    def __init__(
+        self,
+        kubeconfig: Path,
+        binary: Path | None = None,
+        timeout: float = 60,
+        wrapper: Sequence[str] = (),
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.binary = binary or find_kubectl()
         self.timeout = timeout
+        self.wrapper = list(wrapper)
 
     def __call__(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        argv = [str(self.binary), f"--kubeconfig={self.kubeconfig}", *args]
+        argv = [*self.wrapper, str(self.binary), f"--kubeconfig={self.kubeconfig}", *args]
         try:
             done = subprocess.run(
                 argv,

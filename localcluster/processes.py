@@ -60,11 +60,14 @@ class Component:
         argv: Sequence[str],
         log: Path,
         env: dict[str, str] | None = None,
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log = log
         self.env = env
+        # Runs `argv` through it, e.g. `nsenter --net=...`, which execs argv in place (same PID).
+        self.wrapper = list(wrapper)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -79,7 +82,7 @@ class Component:
             sink.write(f"\n==== {self.name} start {time.strftime('%H:%M:%S')} ====\n".encode())
             sink.flush()
             self.process = subprocess.Popen(
-                self.argv,
+                [*self.wrapper, *self.argv],
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -91,6 +94,10 @@ class Component:
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
 
     def stop(self, grace: float = 10) -> None:
         if self.process is not None:
@@ -142,3 +149,24 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def run_command(
+    argv: Sequence[str], *, check: bool = True, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a short command to completion; a missing binary or a failure raises `ClusterError`
+    with its output."""
+    try:
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout, input=input, check=False
+        )
+    except FileNotFoundError as error:
+        raise ClusterError(f"{argv[0]} is missing (scripts/host-packages installs it)") from error
+    except subprocess.TimeoutExpired as error:
+        raise ClusterError(f"{' '.join(argv)} timed out after {timeout:.0f}s") from error
+    if check and done.returncode != 0:
+        raise ClusterError(
+            f"{' '.join(argv)} exited {done.returncode}:\n"
+            f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
+    return done

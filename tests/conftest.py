@@ -1,20 +1,43 @@
-"""Wiring for every suite: the control-plane suites get the `e2e` marker and a build first."""
+"""Wiring for every suite: the control-plane suites get the `e2e` marker and a build first; the
+node suite (a real kubelet) also gets `node`, and builds the node first."""
 
 from pathlib import Path
 
 import pytest
 from e2e.fixtures import prebuild
+from e2e_node.fixtures import MEASURED
+from e2e_node.fixtures import prebuild as prebuild_node
 
 HERE = Path(__file__).parent
-CONTROL_PLANE_SUITES = [HERE / "e2e", HERE / "e2e_scope", HERE / "e2e_chart", HERE / "e2e_policy"]
+CONTROL_PLANE_SUITES = [
+    HERE / "e2e",
+    HERE / "e2e_scope",
+    HERE / "e2e_chart",
+    HERE / "e2e_policy",
+    HERE / "e2e_node",
+]
+NODE_SUITES = [HERE / "e2e_node"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test in those suites needs the local control plane: `-m "not e2e"` deselects them."""
+    """Every test in those suites needs the local control plane: `-m "not e2e"` deselects them;
+    `-m "not node"` deselects those that need a real node (root, a kubelet, containerd)."""
     for item in items:
-        if any(suite in Path(str(item.path)).parents for suite in CONTROL_PLANE_SUITES):
+        parents = Path(str(item.path)).parents
+        if any(suite in parents for suite in CONTROL_PLANE_SUITES):
             item.add_marker(pytest.mark.e2e)
+        if any(suite in parents for suite in NODE_SUITES):
+            item.add_marker(pytest.mark.node)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     prebuild(session)
+    prebuild_node(session)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The node suite's measurements: time to a Ready node, pullpass's install, teardown."""
+    if MEASURED:
+        terminalreporter.write_sep("-", "node suite measurements")
+        for line in MEASURED:
+            terminalreporter.write_line(line)

@@ -65,7 +65,7 @@ def test_a_secret_with_a_source_name_is_a_conflict(
         return any(e["reason"] == "CredentialConflict" and name in e["message"] for e in events)
 
     eventually(conflict_event, 10, "a CredentialConflict event")
-    assert "conflict event not recorded" not in pullpass.logs()
+    assert "event not recorded" not in pullpass.logs()
     mine = kubectl.json("get", "secret", name, "-n", taken)
     assert (mine["type"], mine["data"]) == (secret_type, {key: value})
     assert "pullpass.io/managed-by" not in (mine["metadata"].get("labels") or {})

@@ -42,6 +42,7 @@ SCOPE_FLAGS = (
     "--lease-name=",
     "--lease-namespace=",
     "--lease-duration=",
+    "--repair",  # and --repair-after=, --repair-rate=
 )
 COPY_WRITE = re.compile(r'"msg": ?"copy (created|updated|deleted)"')
 

@@ -29,12 +29,14 @@ CERT_MANAGER: dict[str, Any] = {"certificates": {"mode": "cert-manager"}}
 RANCHER: dict[str, Any] = {"rancher": True}
 SERVICE_MONITOR: dict[str, Any] = {"serviceMonitor": {"enabled": True}}
 LABEL_POLICY: dict[str, Any] = {"namespaceLabelPolicy": {"enabled": True}}
+REPAIR: dict[str, Any] = {"repair": {"enabled": True, "after": 10, "rate": 3}}
 COMBINATIONS = {
     "default": DEFAULT,
     "cert-manager": CERT_MANAGER,
     "rancher": RANCHER,
     "service-monitor": SERVICE_MONITOR,
     "label-policy": LABEL_POLICY,
+    "repair": REPAIR,
 }
 
 RO = ["list", "watch"]
@@ -393,6 +395,64 @@ def test_without_replication_no_secret_writes_or_lease(helm_path: str) -> None:
     objects = render({"replication": {"enabled": False}, "certificates": {"mode": "cert-manager"}})
     assert find(objects, "Role") == []
     assert find(objects, "RoleBinding") == []
+
+
+POD_RULES = [
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", *RO]},
+    {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
+]
+
+
+def test_repair_is_off_by_default_and_then_grants_nothing_on_pods(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    for name, objects in rendered.items():
+        if name == "repair":
+            continue
+        resources = [r["resources"] for r in one(objects, "ClusterRole")["rules"]]
+        assert not [r for r in resources if any(x.startswith("pods") for x in r)], name
+        assert not [a for a in _args(objects) if a.startswith("--repair")], name
+        assert cli.parse(_args(objects)).repair is False
+
+
+def test_repair_grants_pods_and_evictions_and_passes_its_flags(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    objects = rendered["repair"]
+    rules = _rules(one(objects, "ClusterRole", RELEASE))
+    assert [r for r in rules if r["resources"][0].startswith("pods")] == POD_RULES
+    assert [r for r in rules if r not in POD_RULES] == _rules(
+        one(rendered["default"], "ClusterRole", RELEASE)
+    )
+    parsed = cli.parse(_args(objects))
+    assert (parsed.repair, parsed.repair_after, parsed.repair_rate) == (True, 10, 3)
+    assert (parsed.lease_name, parsed.replicate) == (RELEASE, True)
+    defaults = cli.parse(_args(render({"repair": {"enabled": True}})))
+    assert (defaults.repair_after, defaults.repair_rate) == (60, 10)
+
+
+def test_repair_without_replication_still_elects_a_leader(helm_path: str) -> None:
+    objects = render({"replication": {"enabled": False}, "repair": {"enabled": True}})
+    parsed = cli.parse(_args(objects))
+    assert (parsed.replicate, parsed.repair, parsed.lease_name) == (False, True, RELEASE)
+    cluster_rules = _rules(one(objects, "ClusterRole"))
+    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", *RO]} in cluster_rules
+    assert not [
+        r for r in cluster_rules if "create" in r["verbs"] and r["resources"] == ["secrets"]
+    ]
+    assert [r["resources"] for r in one(objects, "Role")["rules"]] == [
+        ["leases"],
+        ["leases"],
+        ["secrets"],
+        ["secrets"],
+    ]
+
+
+def test_schema_bounds_the_repair_values(helm_path: str) -> None:
+    for bad in ("repair.rate=0", "repair.after=0", "repair.after=3601"):
+        done = helm("template", RELEASE, str(CHART), "--set", bad, check=False)
+        assert done.returncode != 0, bad
+        assert "repair" in done.stderr, done.stderr
 
 
 def _policy(objects: list[Manifest], name: str) -> tuple[dict[str, Any], dict[str, str]]:

@@ -9,7 +9,7 @@ from app.core.audit.report import audit_object, build_report
 from app.core.credentials.credential import Credential
 from app.core.credentials.match import MatchTable
 from app.core.credentials.scope import Scoped
-from app.core.credentials.serviceaccount import ServiceAccountInfo
+from app.core.credentials.serviceaccount import ServiceAccountInfo, ordinary
 
 
 def scoped(name: str, key: str, scope: str = "namespace") -> Scoped:
@@ -32,9 +32,8 @@ class View:
     def anywhere(self) -> MatchTable:
         return MatchTable([])
 
-    def service_account(self, namespace: str, name: str) -> ServiceAccountInfo | None:
-        """Every ServiceAccount is known and restricts nothing."""
-        return ServiceAccountInfo(namespace, name, None, ())
+    def service_account(self, namespace: str, name: str) -> ServiceAccountInfo:
+        return ordinary(namespace, name)
 
 
 VIEW = View()

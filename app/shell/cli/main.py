@@ -73,6 +73,12 @@ def _seconds(text: str) -> int:
     return int(text)
 
 
+def _per_minute(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number from 1 to 1000 a minute")
+    return int(text)
+
+
 def _days(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 3650:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of days from 1 to 3650")
@@ -154,10 +160,37 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="copy project and cluster sources into namespaces (on the Lease holder only)",
     )
-    _option(serve, "--lease-name", "pullpass", help="Lease that elects the replicating replica")
+    _option(
+        serve,
+        "--lease-name",
+        "pullpass",
+        help="Lease that elects the replica that replicates and repairs",
+    )
     _option(serve, "--lease-namespace", help="namespace of the Lease; default: pullpass's own")
     _option(serve, "--lease-duration", "15", type=_seconds, help="Lease duration in seconds")
     _option(serve, "--identity", help="this replica's name in the Lease; default: POD_NAME or host")
+    _option(
+        serve,
+        "--repair",
+        False,
+        action=argparse.BooleanOptionalAction,
+        help="evict controller-owned pods stuck pulling without a credential pullpass now adds "
+        "(on the Lease holder only)",
+    )
+    _option(
+        serve,
+        "--repair-after",
+        "60",
+        type=_seconds,
+        help="repair: seconds a pod must have been failing to pull",
+    )
+    _option(
+        serve,
+        "--repair-rate",
+        "10",
+        type=_per_minute,
+        help="repair: evictions a minute (a burst of this many, then one every 60/RATE s)",
+    )
     _option(serve, "--log-level", "info", choices=["debug", "info", "warning", "error"])
 
     explain = commands.add_parser("explain", help="show what the webhook would add to a pod")
@@ -227,6 +260,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         del args.objects_env
     if args.command == "serve" and args.lease_duration < 3:
         raise UsageError("pullpass serve: --lease-duration must be at least 3 seconds")
+    if args.command == "serve" and args.repair and args.objects:
+        raise UsageError("pullpass serve: --repair needs a cluster, not --objects")
     if args.command == "serve" and args.tls_secret and not (args.webhook_config and args.service):
         raise UsageError("pullpass serve: --tls-secret needs --webhook-config and --service")
     if getattr(args, "rancher", False):

@@ -29,6 +29,7 @@ from app.shell.cluster.index import Index
 from app.shell.cluster.leader import Elector
 from app.shell.cluster.objects import BadInput, load_snapshot
 from app.shell.cluster.policy_writer import PolicyWriter
+from app.shell.cluster.repair import Repairer
 from app.shell.cluster.replicator import Replicator
 from app.shell.cluster.selfcert import SelfManagedCerts
 from app.shell.cluster.watch import Feed
@@ -82,12 +83,8 @@ def serve(args: argparse.Namespace) -> int:
         feed = Feed(api, index)
         feed.start()
         ready = feed.readiness
-        if args.replicate or policy:
-            leading = _elect(args, api)
-            if args.replicate:
-                Replicator(api, index, leading, feed.listed).start()
-            if policy:
-                PolicyWriter(api, index, leading, feed.listed).start()
+        if args.replicate or args.repair or policy:
+            _start_leader_work(args, api, index, feed.listed)
     log.info(
         "starting",
         extra={
@@ -97,6 +94,7 @@ def serve(args: argparse.Namespace) -> int:
             "credentials_namespace": index.settings.credentials_namespace,
             "project_label": index.settings.project_label,
             "source": "objects" if args.objects else "cluster",
+            "repair": args.repair,
         },
     )
     metrics.READY.set_function(lambda: float(ready().ready))
@@ -157,15 +155,25 @@ def _self_managed_certs(args: argparse.Namespace, api: ApiClient) -> SelfManaged
     return certs
 
 
-def _elect(args: argparse.Namespace, api: ApiClient) -> threading.Event:
-    """Start the Lease elector; the event is set while this replica leads."""
+def _start_leader_work(
+    args: argparse.Namespace, api: ApiClient, index: Index, listed: Callable[[], bool]
+) -> None:
+    """One Lease elects the replica that replicates, repairs and writes policy parameters."""
     identity = (
         args.identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     )
     namespace = args.lease_namespace or own_namespace(args.kubeconfig)
     elector = Elector(api, namespace, args.lease_name, identity, args.lease_duration)
     elector.start()
-    return elector.leading
+    if args.replicate:
+        Replicator(api, index, elector.leading, listed).start()
+    if args.repair:
+        repair = Repairer(
+            api, index, elector.leading, listed, after=args.repair_after, rate=args.repair_rate
+        )
+        repair.start()
+    if args.admission == "policy":
+        PolicyWriter(api, index, elector.leading, listed).start()
 
 
 async def _run(

@@ -42,7 +42,7 @@ class Elector(threading.Thread):
         logging.getLogger("leaderelection").setLevel(logging.WARNING)
 
     def _on_started(self) -> None:
-        log.info("leading: this replica writes copies", extra={"identity": self.identity})
+        log.info("leading: this replica replicates and repairs", extra={"identity": self.identity})
         metrics.LEADER.set(1)
         self.leading.set()
 

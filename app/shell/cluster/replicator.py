@@ -7,7 +7,6 @@ A Secret without pullpass's managed-by label is never written or deleted: that i
 reported as an Event on the namespace, a metric and a log line.
 """
 
-import datetime
 import logging
 import threading
 import time
@@ -25,6 +24,7 @@ from app.core.credentials.copies import Written
 from app.core.credentials.credential import Credential
 from app.core.credentials.digest import secret_data
 from app.shell.cluster.client import call_json
+from app.shell.cluster.events import record_event
 from app.shell.cluster.index import Index
 from app.shell.telemetry import metrics
 
@@ -244,27 +244,12 @@ class Replicator(threading.Thread):
             "copy conflict",
             extra={"namespace": namespace, "secret": source.name, "source": source.ref},
         )
-        event = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name="pullpass-conflict-", namespace=namespace),
-            # On the Secret that holds the name, so the tenant sees it in their own namespace
-            # (an Event about the cluster-scoped Namespace could only live in `default`).
-            involved_object=client.V1ObjectReference(
-                api_version="v1", kind="Secret", name=source.name, namespace=namespace
-            ),
-            reason="CredentialConflict",
-            message=message,
-            type="Warning",
-            source=client.V1EventSource(component="pullpass"),
-            first_timestamp=_now(),
-            last_timestamp=_now(),
-            count=1,
+        # On the Secret that holds the name, so the tenant sees it in their own namespace
+        # (an Event about the cluster-scoped Namespace could only live in `default`).
+        holder = client.V1ObjectReference(
+            api_version="v1", kind="Secret", name=source.name, namespace=namespace
         )
-        try:
-            self.core.create_namespaced_event(namespace, event)
-        except client.ApiException as error:
-            log.warning(
-                "conflict event not recorded", extra={"status": error.status, "why": error.reason}
-            )
+        record_event(self.core, holder, "CredentialConflict", message, "Warning")
 
 
 def _attempt(job: Callable[[], None]) -> bool:
@@ -275,7 +260,3 @@ def _attempt(job: Callable[[], None]) -> bool:
         log.warning("copy write failed", extra={"why": type(error).__name__})
         return False
     return True
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)

@@ -58,3 +58,9 @@ CERT_EXPIRY = Gauge(
     "pullpass_certificate_expiry_timestamp_seconds",
     "When the serving certificate in use expires (Unix time), for alerting before it does.",
 )
+REPAIR_EVICTIONS = Counter(
+    "pullpass_repair_evictions_total",
+    "Repair's evictions of pods stuck pulling without a credential pullpass now adds, by outcome "
+    "(evicted; blocked by a PodDisruptionBudget, retried later; gone before eviction; error).",
+    ["outcome"],
+)

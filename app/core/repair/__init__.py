@@ -1,0 +1,1 @@
+"""Repair: which pods stuck after an outage to evict, and how fast (pure)."""

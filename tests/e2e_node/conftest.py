@@ -1,0 +1,11 @@
+"""Node suite wiring: one real node for the session, pullpass installed on it with helm."""
+
+from e2e_node.fixtures import (  # noqa: F401 - fixtures are found by name
+    fresh_image,
+    kubectl,
+    namespaces,
+    node,
+    pullpass,
+    registry_user,
+    release,
+)

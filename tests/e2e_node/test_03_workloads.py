@@ -1,0 +1,104 @@
+"""Workloads, not only bare pods: a Deployment applied with kubectl and a small Helm chart
+installed with `helm install` run their pods from the private registry; neither lists a pull
+secret."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from e2e_node.actions import (
+    PULLED,
+    create_registry_secret,
+    events,
+    pull_secret_names,
+    wait_running,
+    write_manifest,
+)
+from e2e_node.fixtures import Namespaces, registry_prefix
+from localcluster.kubectl import Kubectl
+from localcluster.release import Release
+
+TESTAPP = Path(__file__).parent / "testapp"
+
+
+def pods_of(kubectl: Kubectl, namespace: str, selector: str) -> list[dict[str, Any]]:
+    listed = kubectl.json("get", "pods", "-n", namespace, "-l", selector)
+    pods: list[dict[str, Any]] = listed["items"]
+    return pods
+
+
+def deployment(namespace: str, name: str, image: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [
+                        {"name": "app", "image": image, "command": ["sh", "-c", "sleep 3600"]}
+                    ],
+                },
+            },
+        },
+    }
+
+
+def assert_pulled_and_running(
+    kubectl: Kubectl, namespace: str, selector: str, image: str, replicas: int
+) -> None:
+    pods = pods_of(kubectl, namespace, selector)
+    assert len(pods) == replicas, [p["metadata"]["name"] for p in pods]
+    for pod in pods:
+        assert pull_secret_names(pod) == ["registry"], pod["metadata"]["name"]
+        wait_running(kubectl, namespace, pod["metadata"]["name"])
+    assert any(f'{PULLED} "{image}"' in e for e in events(kubectl, namespace)), events(
+        kubectl, namespace
+    )
+
+
+def test_deployment_applied_with_kubectl_runs_from_the_private_registry(
+    pullpass: Release,
+    kubectl: Kubectl,
+    namespaces: Namespaces,
+    registry_user: Callable[[], tuple[str, str]],
+    fresh_image: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    namespace = namespaces.create("deploy")
+    image = fresh_image("deploy")
+    user, password = registry_user()
+    create_registry_secret(kubectl, namespace, "registry", registry_prefix(image), user, password)
+    manifest = write_manifest(tmp_path, "deployment.yml", deployment(namespace, "web", image, 2))
+
+    kubectl("apply", "-f", str(manifest))
+    kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=120s")
+
+    assert_pulled_and_running(kubectl, namespace, "app=web", image, 2)
+
+
+def test_helm_chart_of_an_app_runs_from_the_private_registry(
+    pullpass: Release,
+    kubectl: Kubectl,
+    namespaces: Namespaces,
+    registry_user: Callable[[], tuple[str, str]],
+    fresh_image: Callable[[str], str],
+) -> None:
+    namespace = namespaces.create("helm")
+    image = fresh_image("helm")
+    user, password = registry_user()
+    create_registry_secret(kubectl, namespace, "registry", registry_prefix(image), user, password)
+
+    pullpass.node.helm(
+        "install", "shop", str(TESTAPP), "--namespace", namespace,
+        "--set", f"image={image}", "--set", "replicas=1", "--wait", "--timeout=120s",
+    )  # fmt: skip
+
+    assert_pulled_and_running(kubectl, namespace, "app.kubernetes.io/instance=shop", image, 1)
+    pod = pods_of(kubectl, namespace, "app.kubernetes.io/instance=shop")[0]["metadata"]["name"]
+    assert kubectl("logs", pod, "-n", namespace).stdout == "hello from testapp\n"
