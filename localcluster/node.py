@@ -405,7 +405,7 @@ class Node:
 
 
 def _remove_bulky(workdir: Path) -> None:
-    """The bulky part of a work directory (images, snapshots, registry blobs, etcd); configs and
-    logs stay for a look after the run."""
+    """The bulky part of a work directory (images, snapshots, registry blobs, etcd's data);
+    configs and logs stay for a look after the run."""
     for bulky in ("containerd", "registry/data", "kubelet/root", "control-plane/etcd-data"):
         shutil.rmtree(workdir / bulky, ignore_errors=True)

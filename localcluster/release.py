@@ -81,7 +81,7 @@ class Release:
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"pullpass has {len(self.ready_pods())} Ready replicas, not {replicas}:\n"
-                    + self.node.kubectl("get", "pods", "-n", self.namespace, "-o", "wide").stdout
+                    + self.diagnosis()
                 )
             time.sleep(0.5)
         self.wait_called(timeout)
@@ -108,9 +108,20 @@ class Release:
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"the API server did not call pullpass within {timeout:.0f}s "
-                    f"(last answer: {done.stdout[-500:]}{done.stderr[-500:]})"
+                    f"(last answer: {done.stdout[-500:]}{done.stderr[-500:]})\n{self.diagnosis()}"
                 )
             time.sleep(0.5)
+
+    def diagnosis(self) -> str:
+        """The release's pods, their events and logs: why it is not serving."""
+        parts = [
+            self.node.kubectl(*args, check=False).stdout
+            for args in (
+                ("get", "pods", "-n", self.namespace, "-o", "wide"),
+                ("get", "events", "-n", self.namespace, "--sort-by=.lastTimestamp"),
+            )
+        ]
+        return "\n".join([*parts, self.logs()])[-6000:]
 
     def logs(self) -> str:
         done = self.node.kubectl(
@@ -158,12 +169,15 @@ def install(
     }
     values_file = node.workdir / "pullpass-values.yaml"
     values_file.write_text(yaml.safe_dump(chosen, sort_keys=False))
-    node.helm(
-        "install", RELEASE, str(CHART), "--namespace", NAMESPACE,
-        "--values", str(values_file), "--wait", f"--timeout={int(timeout)}s",
-        timeout=timeout + 30,
-    )  # fmt: skip
     release = Release(node)
+    try:
+        node.helm(
+            "install", RELEASE, str(CHART), "--namespace", NAMESPACE,
+            "--values", str(values_file), "--wait", f"--timeout={int(timeout)}s",
+            timeout=timeout + 30,
+        )  # fmt: skip
+    except ClusterError as error:
+        raise ClusterError(f"{error}\n{release.diagnosis()}") from None
     replicas = int(chosen.get("replicaCount", 2))
     release.wait_ready(replicas, timeout)
     return release

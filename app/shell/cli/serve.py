@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
