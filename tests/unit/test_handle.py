@@ -13,6 +13,7 @@ from app.core.admission.handle import WARNING_LIMIT, Verdict, handle
 from app.core.credentials.credential import Credential
 from app.core.credentials.match import MatchTable
 from app.core.credentials.scope import Scoped
+from app.core.credentials.serviceaccount import ServiceAccountInfo, ordinary
 
 
 def scoped(secret: str, *keys: str, scope: str = "namespace") -> Scoped:
@@ -34,6 +35,9 @@ class View:
 
     def anywhere(self) -> MatchTable:
         return self.elsewhere
+
+    def service_account(self, namespace: str, name: str) -> ServiceAccountInfo:
+        return ordinary(namespace, name)
 
 
 QUAY = scoped("quay", "quay.io")
@@ -73,7 +77,8 @@ def patch_of(verdict: Verdict) -> list[dict[str, Any]]:
 )
 def test_only_a_core_pod_create_is_handled(kind: tuple[str, str], operation: str) -> None:
     verdict = handle(request("quay.io/a/b", kind=kind, operation=operation), VIEW)
-    assert verdict == Verdict({"uid": "u-1", "allowed": True}, "skipped", "not a Pod CREATE")
+    reason = "not a Pod CREATE" if kind == ("", "Pod") else "not a Pod"
+    assert verdict == Verdict({"uid": "u-1", "allowed": True}, "skipped", reason)
 
 
 def test_opted_out_pod_is_skipped() -> None:

@@ -15,10 +15,17 @@ TYPE = "kubernetes.io/dockerconfigjson"
 
 
 def credential(
-    namespace: str, name: str, labels: dict[str, str], version: str = "1", data: str = "a"
+    namespace: str,
+    name: str,
+    labels: dict[str, str],
+    version: str = "1",
+    data: str = "a",
+    annotations: dict[str, str] | None = None,
 ) -> Credential:
     digest = secret_data(TYPE, {".dockerconfigjson": data})
-    return Credential(namespace, name, TYPE, labels, {}, ("quay.io",), version, digest)
+    return Credential(
+        namespace, name, TYPE, labels, annotations or {}, ("quay.io",), version, digest
+    )
 
 
 def copy_of(namespace: str, source: Credential, version: str, data: str = "a") -> Credential:
@@ -102,7 +109,7 @@ def test_unmanaged_secret_holding_the_name_is_a_conflict_not_a_write() -> None:
 
 
 def test_an_opted_out_secret_holding_the_name_is_a_conflict_not_a_write() -> None:
-    users = credential("a", "reg", {}, **{"pullpass.io/inject": "false"})
+    users = credential("a", "reg", {}, annotations={"pullpass.io/inject": "false"})
     work = plan(build(SOURCE, users), {})
     assert work.write == []
     assert work.conflicts == [("a", SOURCE)]
