@@ -182,6 +182,7 @@ def pullpass(fx: Path, log: Path | None = None) -> contextlib.AbstractContextMan
         "-m",
         "app",
         "serve",
+        "--shutdown-delay=0",
         "--objects",
         str(fx / "objects.json"),
         "--cert-file",

@@ -57,7 +57,9 @@ class Pullpass:
         self.ca_file, _ = write_pair(ca, workdir / "certs", "ca")
         serving = issue(ca, name, hosts=["127.0.0.1", "localhost"])
         cert, key = write_pair(serving, workdir / "certs", "tls")
+        # No drain on stop: the suites restart webhooks often, and the node suite tests it.
         tls = [f"--port={self.port}", f"--cert-file={cert}", f"--key-file={key}"]
+        tls.append("--shutdown-delay=0")
         argv = [
             *pullpass_argv(),
             "serve",

@@ -51,5 +51,10 @@ def readiness(states: Iterable[WatchState], now: float) -> Readiness:
     return Readiness(ready, tuple(lines))
 
 
+def draining(ready: Readiness) -> Readiness:
+    """Out of the Service while the webhook port drains before exit."""
+    return Readiness(False, (*ready.lines, "[-]shutdown failed: draining before exit"))
+
+
 def _because(state: WatchState) -> str:
     return f" ({state.why})" if state.why else ""

@@ -43,6 +43,7 @@ def server(
         "PULLPASS_OBJECTS": str(objects_file),
         "PULLPASS_CREDENTIALS_NAMESPACE": "pullpass-system",
         "PULLPASS_LOG_LEVEL": "debug",
+        "PULLPASS_SHUTDOWN_DELAY": "0",
     }
     metrics = f"http://127.0.0.1:{metrics_port}"
     argv = [*PULLPASS, "serve", "--address", "127.0.0.1"]

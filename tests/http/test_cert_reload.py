@@ -33,6 +33,7 @@ def _serving(live: Path, objects_file: Path, first: Path) -> Iterator[tuple[str,
         [
             *PULLPASS,
             "serve",
+            "--shutdown-delay=0",
             "--address",
             "127.0.0.1",
             "--port",

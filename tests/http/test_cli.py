@@ -111,6 +111,7 @@ def test_explain_never_prints_credential_data() -> None:
             "--cert-file and --key-file are required",
         ),
         (("serve", "--port", "99999"), "not a port number"),
+        (("serve", "--shutdown-delay", "61"), "not a duration from 0 to 60 seconds"),
         (
             ("serve", "--admission=policy", "--objects", "examples/credential.yaml"),
             "--admission=policy writes to a cluster, not --objects",

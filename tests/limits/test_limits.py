@@ -60,6 +60,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     cmd = [
         *app,
         "serve",
+        "--shutdown-delay=0",
         "--objects",
         str(objects),
         "--cert-file",

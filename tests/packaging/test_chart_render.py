@@ -224,6 +224,7 @@ def test_default_args_are_self_managed(rendered: dict[str, list[Manifest]]) -> N
         "--port=8443",
         "--metrics-port=8080",
         "--log-level=info",
+        "--shutdown-delay=5",
         "--project-label=pullpass.io/project",
         f"--credentials-namespace={NAMESPACE}",
         "--replicate",
@@ -237,6 +238,8 @@ def test_default_args_are_self_managed(rendered: dict[str, list[Manifest]]) -> N
         "--cert-days=365",
         "--cert-check-interval=60",
     ]
+    pod = one(rendered["default"], "Deployment")["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 30  # the drain's 5 s, then up to 25 to exit
     mounts = {m["name"]: m for m in container(rendered["default"])["volumeMounts"]}
     assert mounts["certs"]["mountPath"] == "/run/pullpass/certs"
     volumes = one(rendered["default"], "Deployment")["spec"]["template"]["spec"]["volumes"]

@@ -73,6 +73,12 @@ def _seconds(text: str) -> int:
     return int(text)
 
 
+def _drain_seconds(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 60:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a duration from 0 to 60 seconds")
+    return int(text)
+
+
 def _per_minute(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 1000:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number from 1 to 1000 a minute")
@@ -119,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     _option(serve, "--address", "0.0.0.0", help="address to listen on")
     _option(serve, "--port", "8443", type=_port, help="HTTPS port of /mutate")
     _option(serve, "--metrics-port", "8080", type=_port, help="HTTP port of health and metrics")
+    _option(
+        serve,
+        "--shutdown-delay",
+        "5",
+        type=_drain_seconds,
+        help="seconds /mutate keeps answering after SIGTERM, each answer closing its "
+        "connection, so that no review already sent is lost",
+    )
     _option(serve, "--cert-file", help="serving certificate (PEM), reloaded on change")
     _option(serve, "--key-file", help="serving key (PEM), reloaded on change")
     _option(

@@ -21,7 +21,7 @@ import uvloop
 from kubernetes.client import ApiClient
 
 from app.core.credentials.scope import ScopeSettings
-from app.core.readiness import Readiness
+from app.core.readiness import Readiness, draining
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.client import api_client, own_namespace
 from app.shell.cluster.index import Index
@@ -33,12 +33,8 @@ from app.shell.cluster.replicator import Replicator
 from app.shell.cluster.selfcert import SelfManagedCerts
 from app.shell.cluster.watch import Feed
 from app.shell.telemetry import logs, metrics
-from app.shell.web.protocol import (
-    KEEP_ALIVE,
-    MAX_CONNECTIONS,
-    GuardedProtocol,
-    raise_open_files_limit,
-)
+from app.shell.web.drain import Drain
+from app.shell.web.protocol import KEEP_ALIVE, MAX_CONNECTIONS, guarded, raise_open_files_limit
 from app.shell.web.server import health_app, webhook_app
 from app.shell.web.tls import ReloadingContext
 
@@ -181,13 +177,23 @@ async def _run(
     tls: ReloadingContext | None,
     ready: Callable[[], Readiness],
 ) -> None:
-    """Health and metrics always; the HTTPS webhook only in webhook mode (`tls` given)."""
+    """Health and metrics always; the HTTPS webhook only in webhook mode (`tls` given).
+
+    The first SIGTERM or SIGINT begins the webhook port's drain and fails /readyz; the servers
+    stop `--shutdown-delay` seconds later, or at a second signal.
+    """
     common = {"host": args.address, "log_config": None, "access_log": False, "lifespan": "off"}
-    health = _Server(uvicorn.Config(health_app(ready), port=args.metrics_port, **common))
-    servers = [health] if tls is None else [_webhook_server(args, index, tls, common), health]
+    drain = Drain()
+    app = health_app(lambda: draining(ready()) if drain.started else ready())
+    health = _Server(uvicorn.Config(app, port=args.metrics_port, **common))
+    servers = [health]
+    delay = 0.0
+    if tls is not None:
+        servers.insert(0, _webhook_server(args, index, tls, drain, common))
+        delay = args.shutdown_delay
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _stop, *servers)
+        loop.add_signal_handler(sig, _signalled, loop, drain, delay, servers)
     reloader = None if tls is None else asyncio.create_task(tls.watch())
     try:
         await asyncio.gather(*(server.serve() for server in servers))
@@ -197,7 +203,11 @@ async def _run(
 
 
 def _webhook_server(
-    args: argparse.Namespace, index: Index, tls: ReloadingContext, common: dict[str, Any]
+    args: argparse.Namespace,
+    index: Index,
+    tls: ReloadingContext,
+    drain: Drain,
+    common: dict[str, Any],
 ) -> _Server:
     return _Server(
         uvicorn.Config(
@@ -205,7 +215,7 @@ def _webhook_server(
             port=args.port,
             ssl_certfile=args.cert_file,
             ssl_context_factory=lambda _config, _default: tls.context,
-            http=GuardedProtocol,
+            http=guarded(drain),
             timeout_keep_alive=KEEP_ALIVE,
             limit_concurrency=MAX_CONNECTIONS,
             backlog=MAX_CONNECTIONS,
@@ -216,7 +226,20 @@ def _webhook_server(
     )
 
 
-def _stop(*servers: uvicorn.Server) -> None:
+def _signalled(
+    loop: asyncio.AbstractEventLoop, drain: Drain, delay: float, servers: list[_Server]
+) -> None:
+    if drain.started:
+        log.info("stopping at once")
+        for server in servers:
+            server.should_exit = server.force_exit = True
+        return
+    log.info("stopping: draining the webhook port", extra={"seconds": delay})
+    drain.begin()
+    loop.call_later(delay, _stop, servers)
+
+
+def _stop(servers: list[_Server]) -> None:
     log.info("stopping")
     for server in servers:
         server.should_exit = True

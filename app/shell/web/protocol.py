@@ -14,6 +14,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.shell.web.drain import Drain
+
 log = logging.getLogger("pullpass.http")
 
 # Limits on the webhook port (tests/limits checks each one).
@@ -67,8 +69,12 @@ class GuardedProtocol(HttpToolsProtocol):
     each connection notes when its current read began (connect, or a request's first byte) and
     a once-a-second sweep closes those still reading after READ_TIMEOUT. Per request that costs
     two attribute writes, no timer. Headers past MAX_HEADER_BYTES get a 400 and a close.
+
+    Once `drain` has begun, each request is answered with `connection: close`, and uvicorn's
+    shutdown closes a connection only when no request is arriving on it (see app/shell/web/drain).
     """
 
+    drain = Drain()  # never begun; `guarded(drain)` gives a server its own
     _read_since: float | None = None  # loop time the unfinished read began; None when idle
     _header_bytes = 0
     _in_headers = True
@@ -97,6 +103,15 @@ class GuardedProtocol(HttpToolsProtocol):
         self._in_headers = False
         self._header_bytes = 0
         super().on_headers_complete()
+        if self.drain.started:
+            self.cycle.keep_alive = False
+
+    def shutdown(self) -> None:
+        # A connection that is new, or on which a request is arriving, is answered first: the
+        # request then gets `connection: close`, and the read deadline still bounds the wait.
+        answering = self.cycle is not None and not self.cycle.response_complete
+        if self._read_since is None or answering:
+            super().shutdown()
 
     def on_message_complete(self) -> None:
         self._read_since = None
@@ -107,6 +122,11 @@ class GuardedProtocol(HttpToolsProtocol):
         # A connection idle after its first answer is uvicorn's keep-alive timer's to close.
         self._read_since = None
         super().on_response_complete()
+
+
+def guarded(drain: Drain) -> type[GuardedProtocol]:
+    """The protocol class of one server, whose connections share its drain."""
+    return type("GuardedProtocol", (GuardedProtocol,), {"drain": drain})
 
 
 _SWEEPING: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()

@@ -1,0 +1,150 @@
+"""Stopping loses no review: after SIGTERM, /mutate drains before the process exits.
+
+The API server does not retry a review that gets EOF, so each case here is a pod that would be
+admitted without its credentials if pullpass closed the connection under it.
+"""
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from support import free_port, pod, review, serving
+
+from tests.http.serving import PULLPASS
+
+DELAY = 3  # --shutdown-delay of these servers
+
+
+class Connection:
+    """One kept-alive TLS connection, written by hand so a request can stop half-way."""
+
+    def __init__(self, port: int, ca: Path) -> None:
+        context = ssl.create_default_context(cafile=str(ca))
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def request_bytes(self) -> bytes:
+        body = json.dumps(review(pod("team-a", "quay.io/x/y"))).encode()
+        head = (
+            "POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    def answer(self) -> tuple[int, dict[str, str], bytes]:
+        """One response: status, headers (lower-case) and body."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += self._read()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = dict((k.lower(), v.strip()) for k, v in (h.split(":", 1) for h in lines[1:]))
+        while len(rest) < int(headers["content-length"]):
+            rest += self._read()
+        return int(lines[0].split()[1]), headers, rest
+
+    def closed_by_server(self) -> bool:
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionError, ssl.SSLError):
+            return True
+
+    def _read(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        assert chunk, "the server closed the connection before answering"
+        return chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _served(answer: tuple[int, dict[str, str], bytes]) -> dict[str, str]:
+    status, headers, body = answer
+    assert status == 200, body
+    assert json.loads(body)["response"]["patch"], body  # team-a's credential was added
+    return headers
+
+
+@dataclass
+class Stopping:
+    process: subprocess.Popen[bytes]
+    port: int
+    metrics: str
+    ca: Path
+
+
+@pytest.fixture
+def stopping(certs: Path, objects_file: Path, tmp_path: Path) -> Iterator[Stopping]:
+    """A server of its own, since these tests stop it."""
+    port, metrics_port = free_port(), free_port()
+    argv = [
+        *PULLPASS,
+        "serve",
+        "--address=127.0.0.1",
+        f"--port={port}",
+        f"--metrics-port={metrics_port}",
+        f"--cert-file={certs / 'tls.crt'}",
+        f"--key-file={certs / 'tls.key'}",
+        f"--objects={objects_file}",
+        "--credentials-namespace=pullpass-system",
+        f"--shutdown-delay={DELAY}",
+    ]
+    metrics = f"http://127.0.0.1:{metrics_port}"
+    with serving(argv, tmp_path / "serve.log", metrics, 20, dict(os.environ)) as process:
+        yield Stopping(process, port, metrics, certs / "ca.crt")
+
+
+def test_sigterm_drains_then_exits_without_cutting_a_review(stopping: Stopping) -> None:
+    process, port, ca = stopping.process, stopping.port, stopping.ca
+    kept = Connection(port, ca)
+    kept.sock.sendall(kept.request_bytes())
+    assert "close" not in _served(kept.answer()).get("connection", "")
+    late = Connection(port, ca)
+    late.sock.sendall(b"POST /mutate HTTP/1.1\r\n")  # a review has begun arriving
+
+    process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    time.sleep(0.5)
+    ready = httpx.get(f"{stopping.metrics}/readyz?verbose")
+    assert ready.status_code == 503, ready.text
+    assert "draining" in ready.text, ready.text
+
+    # A kept-alive connection is still answered, and then closed by the server.
+    kept.sock.sendall(kept.request_bytes())
+    assert _served(kept.answer())["connection"] == "close"
+    assert kept.closed_by_server()
+    # So is a new one.
+    fresh = Connection(port, ca)
+    fresh.sock.sendall(fresh.request_bytes())
+    assert _served(fresh.answer())["connection"] == "close"
+
+    # The drain ends while the late review is still arriving: it is answered, not cut off.
+    time.sleep(max(0.0, signalled + DELAY + 1 - time.monotonic()))
+    assert process.poll() is None, "exited with a review half-arrived"
+    rest = late.request_bytes().removeprefix(b"POST /mutate HTTP/1.1\r\n")
+    late.sock.sendall(rest)
+    assert _served(late.answer())["connection"] == "close"
+    for connection in (kept, late, fresh):
+        connection.close()  # as the API server does on `connection: close`
+    assert process.wait(10) == 0
+    assert time.monotonic() - signalled >= DELAY
+
+
+def test_a_second_signal_stops_at_once(stopping: Stopping) -> None:
+    process = stopping.process
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert process.poll() is None, "stopped without draining"
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    assert process.wait(10) == 0
+    assert time.monotonic() - started < DELAY - 1
