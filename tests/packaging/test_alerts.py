@@ -43,7 +43,7 @@ def test_rules_are_valid(monitoring: list[Manifest], promtool_path: str, tmp_pat
     rules = write_rules(one(monitoring, "PrometheusRule"), tmp_path)
     done = promtool(promtool_path, "check", "rules", str(rules))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 6 rules found" in done.stdout
+    assert "SUCCESS: 7 rules found" in done.stdout
 
 
 def test_promtool_rule_tests(
