@@ -28,6 +28,7 @@ from app.core.credentials.scope import ScopeSettings
 from app.shell.cli.explain import build_report
 from app.shell.cluster.client import api_client
 from app.shell.cluster.index import Index
+from app.shell.cluster.leader_work import LeaderSetup
 from app.shell.cluster.policy_writer import PolicyWriter
 from localcluster.kubectl import Kubectl
 from localcluster.webhook import INJECT_LABEL, pullpass_argv
@@ -169,7 +170,9 @@ class PolicyCluster:
         earlier example still being deleted refuses its object, and the pass writes the rest."""
         leading = threading.Event()
         leading.set()
-        writer = PolicyWriter(api_client(str(self.kubeconfig)), self.index(), leading, lambda: True)
+        writer = PolicyWriter(
+            LeaderSetup(api_client(str(self.kubeconfig)), self.index(), leading, lambda: True)
+        )
         writer.reconcile()
 
     def dry_run(self, pods: list[Object]) -> dict[tuple[str, str], Object]:

@@ -19,6 +19,7 @@ from app.core.credentials.credential import Credential, NamespaceInfo
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster import policy_writer
 from app.shell.cluster.index import Index
+from app.shell.cluster.leader_work import LeaderSetup
 from app.shell.cluster.policy_writer import PolicyWriter, wanted
 
 ENABLED = {"pullpass.io/inject": "enabled"}
@@ -41,7 +42,7 @@ def cluster(*names: str) -> Index:
 def writer_on(index: Index, fake: FakeObjects) -> PolicyWriter:
     leading = threading.Event()
     leading.set()
-    writer = PolicyWriter(client.ApiClient(), index, leading, lambda: True)
+    writer = PolicyWriter(LeaderSetup(client.ApiClient(), index, leading, lambda: True))
     writer.custom = fake  # type: ignore[assignment]
     return writer
 

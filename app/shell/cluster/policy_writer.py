@@ -14,7 +14,6 @@ fault, so it is reported once at info level, not retried on the timer, and count
 """
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from app.core.policy.manifests import GROUP, KIND, PLURAL, VERSION, parameter_ob
 from app.core.policy.parameters import Spec, desired
 from app.shell.cluster.client import call_json
 from app.shell.cluster.index import Index
+from app.shell.cluster.leader_work import LeaderSetup, LeaderWork
 from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.policy")
@@ -48,21 +48,11 @@ def wanted(index: Index) -> dict[Key, Spec]:
     return desired(resolutions, index.credentials(), index.settings)
 
 
-class PolicyWriter(threading.Thread):
-    def __init__(
-        self,
-        api: client.ApiClient,
-        index: Index,
-        leading: threading.Event,
-        listed: Callable[[], bool],
-    ) -> None:
-        super().__init__(name="policy-writer", daemon=True)
-        self.custom = client.CustomObjectsApi(api)
-        self.index = index
-        self.leading = leading
-        # Until the first full lists are in, the index would call for deleting what it lacks.
-        self.listed = listed
-        self.changed = index.subscribe()
+class PolicyWriter(LeaderWork):
+    def __init__(self, setup: LeaderSetup) -> None:
+        super().__init__("policy-writer", setup)
+        self.custom = client.CustomObjectsApi(setup.api)
+        self.changed = self.index.subscribe()
         self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="parameters")
         # The objects as last listed or written; None: list them on the next pass.
         self._known: dict[Key, dict[str, Any]] | None = None
@@ -72,18 +62,12 @@ class PolicyWriter(threading.Thread):
         self._going: set[str] = set()
 
     def run(self) -> None:
-        was_leading = False
         while True:
-            if not self.leading.wait(RETRY_SECONDS):
-                was_leading = False
-                continue
-            if not self.listed():
-                time.sleep(BURST_SECONDS)
+            if not self.ready(RETRY_SECONDS, BURST_SECONDS):
                 continue
             # A new leader, and every resync, lists the objects again (edits by hand included).
-            if not was_leading or not self.changed.wait(RESYNC_SECONDS):
+            if self.took_lease() or not self.changed.wait(RESYNC_SECONDS):
                 self._known = None
-            was_leading = True
             time.sleep(BURST_SECONDS)  # let a burst of watch events land as one pass
             self.changed.clear()
             try:
