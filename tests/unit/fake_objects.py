@@ -34,8 +34,8 @@ class Answer:
 
 def refusal(status: int, message: str, **details: Any) -> ApiException:
     """An ApiException with the API server's Status as its body."""
-    error = ApiException(status=status, reason=REASONS.get(status, "Failure"))
     reason = REASONS.get(status, "Failure")
+    error = ApiException(status=status, reason=reason)
     body = {"kind": "Status", "status": "Failure", "message": message, "reason": reason}
     error.body = orjson.dumps({**body, "details": details, "code": status})
     return error
@@ -59,6 +59,11 @@ def terminating(namespace: str) -> ApiException:
             }
         ],
     )
+
+
+def namespace_gone(namespace: str) -> ApiException:
+    """What the API server answers any write in a namespace that no longer exists."""
+    return refusal(404, f'namespaces "{namespace}" not found', name=namespace, kind="namespaces")
 
 
 def forbidden(namespace: str) -> ApiException:
@@ -107,13 +112,14 @@ class FakeObjects:
         with self._lock:
             return Page(list(self.objects.values()))
 
-    def get_namespaced_custom_object(
-        self, group: str, version: str, namespace: str, plural: str, name: str, **params: Any
-    ) -> Answer:
-        self._call("get", namespace)
-        if (namespace, name) not in self.objects:
-            raise self._missing((namespace, name))
-        return Answer(self.objects[namespace, name])
+    def list_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, field_selector: str, **p: Any
+    ) -> Page:
+        self._call("list", namespace)
+        name = field_selector.removeprefix("metadata.name=")
+        with self._lock:
+            found = self.objects.get((namespace, name))
+        return Page([found] if found is not None else [])
 
     def create_namespaced_custom_object(
         self, group: str, version: str, namespace: str, plural: str, body: Any, **params: Any

@@ -10,7 +10,7 @@ import logging
 import threading
 
 import pytest
-from fake_objects import FakeObjects, forbidden, terminating
+from fake_objects import FakeObjects, forbidden, namespace_gone, refusal, terminating
 from kubernetes import client
 from prometheus_client import REGISTRY
 from support import wait_for
@@ -56,6 +56,26 @@ def refused() -> float:
     return value or 0.0
 
 
+@pytest.mark.parametrize(
+    ("error", "why"),
+    [
+        (terminating("b"), "going"),
+        (namespace_gone("b"), "going"),
+        (
+            refusal(404, 'pullpassrules.pullpass.io "pullpass" not found', kind="pullpassrules"),
+            "changed",
+        ),
+        (refusal(409, "the object has been modified; please apply your changes"), "changed"),
+        (forbidden("b"), "failed"),
+        (refusal(500, "etcdserver: request timed out"), "failed"),
+        (ConnectionError("refused"), "failed"),
+    ],
+    ids=["terminating", "namespace-gone", "object-gone", "conflict", "rbac", "500", "no-answer"],
+)
+def test_a_refusal_is_read_from_the_api_servers_status(error: Exception, why: str) -> None:
+    assert policy_writer._refusal(error) == why
+
+
 def test_a_refused_namespace_leaves_the_others_written_and_alone_is_tried_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -73,7 +93,7 @@ def test_a_refused_namespace_leaves_the_others_written_and_alone_is_tried_again(
     fake.calls.clear()
     assert writer.reconcile() == 0
     assert written(fake) == {"home", "a", "b", "c"}
-    assert fake.calls == [("get", "b"), ("create", "b")], "no list, nothing else written again"
+    assert fake.calls == [("list", "b"), ("create", "b")], "b alone read again and written"
 
 
 def test_a_namespace_being_deleted_is_reported_once_at_info_and_not_retried(
@@ -96,7 +116,7 @@ def test_a_namespace_being_deleted_is_reported_once_at_info_and_not_retried(
         # Other changes come; b still refuses, and is not reported again.
         index.put_credential(own_credential("a", "quay.io", "ghcr.io", version="2"))
         assert writer.reconcile() == 0
-    assert fake.verbs("b") == ["replace", "get", "create", "get", "create"]
+    assert fake.verbs("b") == ["replace", "list", "create", "list", "create"]
     assert [r.levelno for r in caplog.records if r.levelno > logging.INFO] == []
     going = [r for r in caplog.records if "being deleted" in r.getMessage()]
     assert [r.levelno for r in going] == [logging.INFO, logging.DEBUG]
@@ -107,7 +127,7 @@ def test_a_namespace_being_deleted_is_reported_once_at_info_and_not_retried(
     index.delete_credential("b", "own")
     fake.calls.clear()
     writer.reconcile()
-    assert fake.verbs("b") == ["get"]
+    assert fake.verbs("b") == ["list"]
     assert writer._going == set()
 
 
@@ -129,5 +149,5 @@ def test_the_leader_retries_only_the_refused_object_a_moment_later(
         wait_for(lambda: "b" in written(fake), 10, "the refused object written")
     finally:
         writer.leading.clear()  # the thread idles, waiting for the Lease
-    assert fake.verbs("") == ["list"], "the objects are listed once, on taking the Lease"
+    assert fake.verbs("") == ["list"], "all objects are listed once, on taking the Lease"
     assert fake.verbs("a") == fake.verbs("c") == ["create"]

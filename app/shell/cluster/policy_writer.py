@@ -7,10 +7,10 @@ object already equal to its spec is never written again, by a restarted replica 
 either. No credential data is read: only registry keys,
 which the index already holds.
 
-One refused object does not stop the others. An object the API server refused is read again on
-the next pass, a second later, and only what still differs is written. A namespace that is gone or
-being deleted refuses new objects until its watch event drops it from the index: that is no
-fault, so it is reported once at info level, not retried on the timer, and counted as `refused`.
+One refused object does not stop the others: it alone is read again before the next pass, which
+comes a second later, and written if it still differs. A namespace that is gone or being deleted
+refuses new objects until its deletion reaches the index: no fault, so it is reported once at info
+level, counted as `refused`, and brings no retry of its own.
 """
 
 import logging
@@ -118,20 +118,24 @@ class PolicyWriter(LeaderWork):
         return failed
 
     def _read_again(self, have: dict[Key, dict[str, Any]], keys: set[Key]) -> None:
-        """Bring the objects refused last pass up to date: they may have changed or gone."""
+        """Bring the objects refused last pass up to date: they may have changed or gone.
+
+        Each is listed by name (the chart grants `list`, not `get`), with or without pullpass's
+        label, so that an object made by hand under its name is replaced rather than created.
+        """
         for namespace, name in keys:
-            try:
-                have[namespace, name] = call_json(
-                    self.custom.get_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    PLURAL,
-                    name,
-                )
-            except client.ApiException as error:
-                if error.status != 404:
-                    raise
+            listed = call_json(
+                self.custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                field_selector=f"metadata.name={name}",
+            )
+            items = listed.get("items") or []
+            if items:
+                have[namespace, name] = items[0]
+            else:
                 have.pop((namespace, name), None)
 
     def _report(self, key: Key, error: Exception) -> Refusal:
