@@ -14,7 +14,6 @@ import json
 import re
 import subprocess
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ from typing import Any
 
 import pytest
 from e2e.actions import eventually, pull_secrets
-from kubernetes.client import ApiException
 
 from app.core.admission.pod import read_pod
 from app.core.credentials.credential import credential_from_secret, namespace_from_object
@@ -30,6 +28,7 @@ from app.core.credentials.scope import ScopeSettings
 from app.shell.cli.explain import build_report
 from app.shell.cluster.client import api_client
 from app.shell.cluster.index import Index
+from app.shell.cluster.leader_work import LeaderSetup
 from app.shell.cluster.policy_writer import PolicyWriter
 from localcluster.kubectl import Kubectl
 from localcluster.webhook import INJECT_LABEL, pullpass_argv
@@ -167,22 +166,14 @@ class PolicyCluster:
         return {item["metadata"]["namespace"] for item in listed["items"]}
 
     def write_parameters(self) -> None:
-        """One pass of the leader's writer over the cluster as it is now."""
+        """One pass of the leader's writer over the cluster as it is now: a namespace of an
+        earlier example still being deleted refuses its object, and the pass writes the rest."""
         leading = threading.Event()
         leading.set()
-        # As the leader does, a failed pass (a namespace of an earlier example still terminating
-        # refuses its object) is tried again.
-        for attempt in range(10):
-            writer = PolicyWriter(
-                api_client(str(self.kubeconfig)), self.index(), leading, lambda: True
-            )
-            try:
-                writer.reconcile()
-                return
-            except ApiException:
-                if attempt == 9:
-                    raise
-                time.sleep(1)
+        writer = PolicyWriter(
+            LeaderSetup(api_client(str(self.kubeconfig)), self.index(), leading, lambda: True)
+        )
+        writer.reconcile()
 
     def dry_run(self, pods: list[Object]) -> dict[tuple[str, str], Object]:
         """`kubectl create --dry-run=server` of the pods, by namespace and name.

@@ -26,6 +26,7 @@ from app.shell.cli.usage import UsageError
 from app.shell.cluster.client import api_client, own_namespace
 from app.shell.cluster.index import Index
 from app.shell.cluster.leader import Elector
+from app.shell.cluster.leader_work import LeaderSetup
 from app.shell.cluster.objects import BadInput, load_snapshot
 from app.shell.cluster.policy_writer import PolicyWriter
 from app.shell.cluster.repair import Repairer
@@ -160,15 +161,13 @@ def _start_leader_work(
     namespace = args.lease_namespace or own_namespace(args.kubeconfig)
     elector = Elector(api, namespace, args.lease_name, identity, args.lease_duration)
     elector.start()
+    setup = LeaderSetup(api, index, elector.leading, listed)
     if args.replicate:
-        Replicator(api, index, elector.leading, listed).start()
+        Replicator(setup).start()
     if args.repair:
-        repair = Repairer(
-            api, index, elector.leading, listed, after=args.repair_after, rate=args.repair_rate
-        )
-        repair.start()
+        Repairer(setup, after=args.repair_after, rate=args.repair_rate).start()
     if args.admission == "policy":
-        PolicyWriter(api, index, elector.leading, listed).start()
+        PolicyWriter(setup).start()
 
 
 async def _run(

@@ -31,7 +31,7 @@ from app.core.repair.bucket import Bucket
 from app.core.repair.stuck import Eviction, decide, failing_images, slim
 from app.shell.cluster.client import call_json
 from app.shell.cluster.events import record_event
-from app.shell.cluster.index import Index
+from app.shell.cluster.leader_work import LeaderSetup, LeaderWork
 from app.shell.cluster.watch import Watcher
 from app.shell.telemetry import metrics
 
@@ -78,22 +78,10 @@ class StuckPods:
         self._pods[key] = (pod, seen[1] if seen is not None and same else self._clock())
 
 
-class Repairer(threading.Thread):
-    def __init__(
-        self,
-        api: client.ApiClient,
-        index: Index,
-        leading: threading.Event,
-        listed: Callable[[], bool],
-        *,
-        after: float,
-        rate: int,
-    ) -> None:
-        super().__init__(name="repair", daemon=True)
-        self.core = client.CoreV1Api(api)
-        self.index = index
-        self.leading = leading
-        self.listed = listed  # the index is complete: a credential not in it yet is no answer
+class Repairer(LeaderWork):
+    def __init__(self, setup: LeaderSetup, *, after: float, rate: int) -> None:
+        super().__init__("repair", setup)
+        self.core = client.CoreV1Api(setup.api)
         self.after = after
         self.pods = StuckPods()
         self.watcher = Watcher(
@@ -115,7 +103,7 @@ class Repairer(threading.Thread):
     def run(self) -> None:
         while True:
             time.sleep(TICK_SECONDS)
-            if not (self.leading.is_set() and self.listed() and self.watcher.listed.is_set()):
+            if not (self.ready() and self.watcher.listed.is_set()):
                 continue
             try:
                 self.repair_pass(time.monotonic())

@@ -8,7 +8,6 @@ reported as an Event on the namespace, a metric and a log line.
 """
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from app.core.credentials.digest import secret_data
 from app.shell.cluster.client import call_json
 from app.shell.cluster.events import record_event
 from app.shell.cluster.index import Index
+from app.shell.cluster.leader_work import LeaderSetup, LeaderWork
 from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.replicator")
@@ -82,43 +82,27 @@ def plan(index: Index, written: Mapping[tuple[str, str], Written]) -> Plan:
     return Plan(write, delete, conflicts, in_sync, pending)
 
 
-class Replicator(threading.Thread):
+class Replicator(LeaderWork):
     """Writes only what differs: a copy equal to its source is never written again."""
 
-    def __init__(
-        self,
-        api: client.ApiClient,
-        index: Index,
-        leading: threading.Event,
-        listed: Callable[[], bool],
-    ) -> None:
-        super().__init__(name="replicator", daemon=True)
-        self.core = client.CoreV1Api(api)
-        self.index = index
-        self.leading = leading
-        # Before every first list is in, the index lacks copies that exist: no pass may run.
-        self.listed = listed
-        self.changed = index.subscribe()
+    def __init__(self, setup: LeaderSetup) -> None:
+        super().__init__("replicator", setup)
+        self.core = client.CoreV1Api(setup.api)
+        self.changed = self.index.subscribe()
         self.changed.set()  # the first pass is due, even if the lists were in before this
         self.written: dict[tuple[str, str], Written] = {}
         self._reported: set[tuple[str, str, str]] = set()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="replicate")
 
     def run(self) -> None:
-        was_leading = False
         while True:
             self.changed.wait(RESYNC_SECONDS)
-            if not self.leading.is_set():
-                was_leading = False
-                self.leading.wait(RETRY_SECONDS)
+            # Until the first lists are in, `changed` stays set: the loop comes back.
+            if not self.ready(RETRY_SECONDS, LISTED_POLL_SECONDS):
                 continue
-            if not self.listed():
-                time.sleep(LISTED_POLL_SECONDS)  # `changed` stays set: the loop comes back
-                continue
-            if not was_leading:
+            if self.took_lease():
                 # Copies written under an earlier Lease may have been changed by another leader.
                 self.written.clear()
-                was_leading = True
             time.sleep(0.05)  # let a burst of watch events land as one pass
             self.changed.clear()
             started = time.perf_counter()

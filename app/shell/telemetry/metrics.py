@@ -47,7 +47,8 @@ REPLICATION_SECONDS = Histogram(
 )
 PARAMETER_WRITES = Counter(
     "pullpass_parameter_writes_total",
-    "Policy mode: writes of parameter objects, by action (created, updated, deleted, failed).",
+    "Policy mode: writes of parameter objects, by action (created, updated, deleted, failed, "
+    "refused: the namespace is gone or being deleted).",
     ["action"],
 )
 REPLICATION_ERRORS = Counter(
