@@ -33,12 +33,8 @@ NODE_TIMEOUT = 3600
 
 
 def script(name: str) -> Path:
-    """A build script of the repository: scripts/NAME.
-
-    PULLPASS_SCRIPTS_DIR points elsewhere (a checkout where they are being written).
-    """
-    base = os.environ.get("PULLPASS_SCRIPTS_DIR")
-    return (Path(base) if base else REPO / "scripts") / name
+    """A build script of the repository: scripts/NAME."""
+    return REPO / "scripts" / name
 
 
 def run_script(path: Path, timeout: float = NODE_TIMEOUT) -> str:
