@@ -17,13 +17,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from e2e.actions import create_namespace
 
+from localcluster.build import once
 from localcluster.errors import ClusterError
 from localcluster.kubectl import Kubectl
-from localcluster.node import BUSYBOX, Binaries, Node
+from localcluster.node import BUSYBOX, Node
 from localcluster.release import REGISTRY_USER, Release, install
-
-_build: dict[str, Binaries | ClusterError] = {}
-
 
 # Measurements for the terminal summary (tests/conftest.py prints them after the run).
 MEASURED: list[str] = []
@@ -33,17 +31,8 @@ def report(text: str) -> None:
     MEASURED.append(text)
 
 
-def binaries() -> Binaries:
-    """Install and build what the node needs, once per session; a failure is kept and raised."""
-    if "result" not in _build:
-        try:
-            _build["result"] = Node.build()
-        except ClusterError as error:
-            _build["result"] = error
-    result = _build["result"]
-    if isinstance(result, ClusterError):
-        raise result
-    return result
+# Install and build what the node needs, once per session; a failure is kept and raised.
+binaries = once(Node.build)
 
 
 def prebuild(session: pytest.Session) -> None:
