@@ -7,8 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from e2e_node.actions import busybox_pod, create_registry_secret, pull_secret_names, wait_serving
-from e2e_node.fixtures import Namespaces, registry_prefix
+from e2e_node.actions import busybox_pod, pull_secret_names, wait_serving
 from localcluster.kubectl import Kubectl
 from localcluster.release import Release
 
@@ -47,14 +46,9 @@ class PodStream:
 def test_deleting_one_replica_loses_no_admission(
     pullpass: Release,
     kubectl: Kubectl,
-    namespaces: Namespaces,
-    registry_user: Callable[[], tuple[str, str]],
-    fresh_image: Callable[[str], str],
+    namespace_with_credential: Callable[[str], tuple[str, str]],
 ) -> None:
-    namespace = namespaces.create("ha")
-    image = fresh_image("ha")
-    user, password = registry_user()
-    create_registry_secret(kubectl, namespace, "registry", registry_prefix(image), user, password)
+    namespace, image = namespace_with_credential("ha")
     wait_serving(kubectl, namespace, image, "registry")
     before = set(pullpass.ready_pods())
     victim = sorted(before)[0]
