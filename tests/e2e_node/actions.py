@@ -80,17 +80,6 @@ def deployment(namespace: str, name: str, image: str, replicas: int) -> dict[str
     }
 
 
-def registry_secret_args(
-    namespace: str, name: str, server: str, user: str, password: str
-) -> list[str]:
-    """The arguments of `kubectl create secret docker-registry` for one registry account."""
-    return [
-        "create", "secret", "docker-registry", name, "-n", namespace,
-        f"--docker-server={server}", f"--docker-username={user}",
-        f"--docker-password={password}",
-    ]  # fmt: skip
-
-
 def create_registry_secret(
     kubectl: Kubectl,
     namespace: str,
@@ -98,21 +87,19 @@ def create_registry_secret(
     server: str,
     user: str,
     password: str,
+    *,
+    update: bool = False,
 ) -> None:
-    """`kubectl create secret docker-registry`, as the Rancher docs show it."""
-    kubectl(*registry_secret_args(namespace, name, server, user, password))
-
-
-def apply_registry_secret(
-    kubectl: Kubectl,
-    namespace: str,
-    name: str,
-    server: str,
-    user: str,
-    password: str,
-) -> None:
-    """Create or update a registry credential the usual way: `create --dry-run -o yaml | apply`."""
-    args = registry_secret_args(namespace, name, server, user, password)
+    """`kubectl create secret docker-registry`, as the Rancher docs show it. `update`: create or
+    update it the usual way, `create --dry-run -o yaml | apply`."""
+    args = [
+        "create", "secret", "docker-registry", name, "-n", namespace,
+        f"--docker-server={server}", f"--docker-username={user}",
+        f"--docker-password={password}",
+    ]  # fmt: skip
+    if not update:
+        kubectl(*args)
+        return
     manifest = kubectl(*args, "--dry-run=client", "-o", "yaml").stdout
     kubectl("apply", "-f", "-", input=manifest)
 
