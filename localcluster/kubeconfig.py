@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
-from localcluster.certificates import KeyPair
+from localcluster.certificates import KeyPair, issue
 
 
 def client_certificate(pair: KeyPair) -> dict[str, str]:
@@ -52,3 +53,16 @@ def write_kubeconfig(
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     path.chmod(0o600)
     return path
+
+
+def write_client_kubeconfig(
+    path: Path,
+    server: str,
+    ca: KeyPair,
+    user: str,
+    groups: Sequence[str] = (),
+    namespace: str = "default",
+) -> Path:
+    """A kubeconfig with a new client certificate from `ca`: CN `user`, O `groups`."""
+    pair = issue(ca, user, organizations=groups, client=True)
+    return write_kubeconfig(path, server, ca.cert_pem, client_certificate(pair), user, namespace)

@@ -16,50 +16,29 @@ credential cannot use an image that another pod pulled.
 
 from __future__ import annotations
 
-import urllib.request
 from pathlib import Path
 
 import yaml
 
-from localcluster.certificates import KeyPair, issue, write_pair
-from localcluster.kubeconfig import client_certificate, write_kubeconfig
-from localcluster.netns import NetworkNamespace
-from localcluster.processes import Component
+from localcluster.certificates import issue, write_pair
+from localcluster.node_daemon import SYSTEM_PATH, NodeDaemon, NodeSite
 
 HEALTHZ_PORT = 10248
 
 
-class Kubelet:
-    """The kubelet for node `name` at `netns.address`, talking to containerd at `runtime_socket`."""
+class Kubelet(NodeDaemon):
+    """The kubelet for node `name` at the node address, talking to containerd at
+    `runtime_socket`."""
 
-    def __init__(
-        self,
-        binary: Path,
-        workdir: Path,
-        netns: NetworkNamespace,
-        *,
-        log: Path,
-        name: str,
-        server: str,
-        ca: KeyPair,
-        ca_file: Path,
-        runtime_socket: Path,
-    ) -> None:
-        self.name = name
-        self.netns = netns
-        self.dir = workdir
+    def __init__(self, site: NodeSite, *, name: str, ca_file: Path, runtime_socket: Path) -> None:
+        workdir = site.workdir / "kubelet"
         self.root_dir = workdir / "root"
         self.pod_logs_dir = workdir / "pod-logs"
         pki = workdir / "pki"
-        client = issue(ca, f"system:node:{name}", organizations=["system:nodes"], client=True)
-        self.kubeconfig = write_kubeconfig(
-            workdir / "kubelet.kubeconfig",
-            server,
-            ca.cert_pem,
-            client_certificate(client),
-            f"system:node:{name}",
+        self.kubeconfig = site.kubeconfig(
+            workdir / "kubelet.kubeconfig", f"system:node:{name}", ["system:nodes"]
         )
-        serving = issue(ca, f"system:node:{name}", hosts=[netns.address, name])
+        serving = issue(site.ca, f"system:node:{name}", hosts=[site.netns.address, name])
         cert, key = write_pair(serving, pki, "kubelet")
         resolv_conf = workdir / "resolv.conf"
         resolv_conf.write_text("")
@@ -72,7 +51,7 @@ class Kubelet:
             "containerRuntimeEndpoint": endpoint,
             "imageServiceEndpoint": endpoint,
             "failSwapOn": False,
-            "address": netns.address,
+            "address": site.netns.address,
             "port": 10250,
             "readOnlyPort": 0,
             "healthzBindAddress": "127.0.0.1",
@@ -104,35 +83,22 @@ class Kubelet:
         }
         self.config = workdir / "kubelet.yaml"
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
-        self.component = Component(
+        super().__init__(
+            site,
             "kubelet",
             [
-                str(binary),
                 f"--config={self.config}",
                 f"--kubeconfig={self.kubeconfig}",
                 f"--root-dir={self.root_dir}",
-                f"--node-ip={netns.address}",
+                f"--node-ip={site.netns.address}",
                 f"--hostname-override={name}",
                 "--v=1",
             ],
-            log,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-            wrapper=netns.wrapper(),
+            healthz=f"http://127.0.0.1:{HEALTHZ_PORT}/healthz",
+            env=SYSTEM_PATH,
+            stop_grace=15,
         )
-
-    def healthy(self) -> bool:
-        url = f"http://127.0.0.1:{HEALTHZ_PORT}/healthz"
-
-        def fetch() -> bool:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                return bool(answer.status == 200)
-
-        return self.netns.call(fetch)
 
     def start(self, timeout: float = 120) -> None:
         self.root_dir.mkdir(parents=True, exist_ok=True)
-        self.component.start()
-        self.component.wait_until(self.healthy, timeout, "healthy on /healthz")
-
-    def stop(self) -> None:
-        self.component.stop(grace=15)
+        super().start(timeout)

@@ -52,6 +52,7 @@ from localcluster.kube_proxy import KubeProxy
 from localcluster.kubectl import Kubectl
 from localcluster.kubelet import Kubelet
 from localcluster.netns import NetworkNamespace, mount_is_ours_to_undo
+from localcluster.node_daemon import NodeSite
 from localcluster.registry import Registry
 from localcluster.scheduler import Scheduler
 
@@ -173,35 +174,15 @@ class Node:
             registry_ca=self.registry.ca_file,
             runc=Path(runc),
         )
+        site = NodeSite(binaries.node, self.workdir, self.logs_dir, self.netns, server, ca)
         self.kubelet = Kubelet(
-            binaries.node / "kubelet",
-            self.workdir / "kubelet",
-            self.netns,
-            log=self.logs_dir / "kubelet.log",
+            site,
             name=NODE_NAME,
-            server=server,
-            ca=ca,
             ca_file=self.control_plane.ca_file,
             runtime_socket=self.containerd.socket,
         )
-        self.scheduler = Scheduler(
-            binaries.node / "kube-scheduler",
-            self.workdir / "scheduler",
-            self.netns,
-            log=self.logs_dir / "kube-scheduler.log",
-            server=server,
-            ca=ca,
-        )
-        self.kube_proxy = KubeProxy(
-            binaries.node / "kube-proxy",
-            self.workdir / "kube-proxy",
-            self.netns,
-            log=self.logs_dir / "kube-proxy.log",
-            name=NODE_NAME,
-            server=server,
-            ca=ca,
-            cluster_cidr=POD_CIDR,
-        )
+        self.scheduler = Scheduler(site)
+        self.kube_proxy = KubeProxy(site, name=NODE_NAME, cluster_cidr=POD_CIDR)
         self.kubectl = Kubectl(
             self.control_plane.kubeconfig,
             binaries.kubectl,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -162,3 +163,56 @@ def pod_annotations(pod: dict[str, Any]) -> dict[str, str]:
 
 def as_json(obj: Any) -> str:
     return json.dumps(obj, indent=1)
+
+
+@dataclass
+class PodStream:
+    """Creates pods one after another in a thread with `kubectl create`, as a CI job would;
+    records what the API server stored for each. `node_selector`: pods no node matches stay
+    Pending, so a real node does not run dozens of them (admission happens at create)."""
+
+    kubectl: Kubectl
+    namespace: str
+    image: str
+    prefix: str
+    results: list[tuple[float, str, list[str], str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    count: int = 0
+    node_selector: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._run, name=f"pods-{self.prefix}", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            self.create_one()
+
+    def create_one(self) -> None:
+        """Create the next pod and record what the API server stored."""
+        name = f"{self.prefix}-{self.count}"
+        self.count += 1
+        manifest = pod_manifest(self.namespace, name, self.image)
+        if self.node_selector is not None:
+            manifest["spec"]["nodeSelector"] = self.node_selector
+        done = self.kubectl(
+            "create", "-f", "-", "-o", "json", input=json.dumps(manifest), check=False
+        )
+        if done.returncode != 0:
+            self.errors.append(f"{name}: {done.stderr.strip()[:300]}")
+            return
+        pod = json.loads(done.stdout)
+        note = (pod["metadata"].get("annotations") or {}).get("pullpass.io/injected", "")
+        self.results.append((time.monotonic(), name, pull_secrets(pod), note))
+
+    def start(self) -> PodStream:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 60) -> None:
+        self.stopping.set()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the pod stream did not stop"
+
+    def created_since(self, moment: float) -> int:
+        return sum(1 for at, *_ in list(self.results) if at >= moment)

@@ -25,7 +25,7 @@ from e2e.actions import (
     eventually,
     pull_secrets,
 )
-from localcluster.build import build_control_plane
+from localcluster.build import build_control_plane, once
 from localcluster.control_plane import ControlPlane
 from localcluster.errors import ClusterError
 from localcluster.kubectl import Kubectl
@@ -34,20 +34,8 @@ from localcluster.webhook import Pullpass, webhook_configuration
 WEBHOOK_NAME = "pullpass"
 CREDENTIALS_NAMESPACE = "pullpass-system"
 
-_build: dict[str, Path | ClusterError] = {}
-
-
-def _bin_dir() -> Path:
-    """Build (or find cached) control-plane binaries once per session."""
-    if "result" not in _build:
-        try:
-            _build["result"] = build_control_plane()
-        except ClusterError as error:
-            _build["result"] = error
-    result = _build["result"]
-    if isinstance(result, ClusterError):
-        raise result
-    return result
+# Build (or find cached) control-plane binaries once per session.
+_bin_dir = once(build_control_plane)
 
 
 def prebuild(session: pytest.Session) -> None:

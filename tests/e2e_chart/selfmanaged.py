@@ -18,9 +18,6 @@ import json
 import re
 import socket
 import ssl
-import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +25,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from e2e.actions import pod_manifest, pull_secrets
 
 from localcluster.control_plane import ControlPlane
 from localcluster.kubectl import Kubectl
@@ -215,57 +211,6 @@ def expiring_hours_ago(hours: float) -> datetime.datetime:
 
 def in_hours(hours: float) -> datetime.datetime:
     return _now() + datetime.timedelta(hours=hours)
-
-
-# --- a stream of pod creations ---------------------------------------------------------------
-
-
-@dataclass
-class PodStream:
-    """Creates pods one after another in a thread; records what the API server stored for each."""
-
-    kubectl: Kubectl
-    namespace: str
-    image: str
-    prefix: str
-    results: list[tuple[float, str, list[str], str]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stopping: threading.Event = field(default_factory=threading.Event)
-    count: int = 0
-
-    def __post_init__(self) -> None:
-        self.thread = threading.Thread(target=self._run, name=f"pods-{self.prefix}", daemon=True)
-
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            self.create_one()
-
-    def create_one(self) -> None:
-        """Create the next pod and record what the API server stored."""
-        name = f"{self.prefix}-{self.count}"
-        self.count += 1
-        manifest = pod_manifest(self.namespace, name, self.image)
-        done = self.kubectl(
-            "create", "-f", "-", "-o", "json", input=json.dumps(manifest), check=False
-        )
-        if done.returncode != 0:
-            self.errors.append(f"{name}: {done.stderr.strip()[:300]}")
-            return
-        pod = json.loads(done.stdout)
-        note = (pod["metadata"].get("annotations") or {}).get("pullpass.io/injected", "")
-        self.results.append((time.monotonic(), name, pull_secrets(pod), note))
-
-    def start(self) -> PodStream:
-        self.thread.start()
-        return self
-
-    def stop(self, timeout: float = 60) -> None:
-        self.stopping.set()
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the pod stream did not stop"
-
-    def created_since(self, moment: float) -> int:
-        return sum(1 for at, *_ in list(self.results) if at >= moment)
 
 
 def start_pullpass(

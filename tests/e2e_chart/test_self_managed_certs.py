@@ -15,6 +15,7 @@ import pytest
 from cryptography import x509
 from e2e.actions import (
     Passwords,
+    PodStream,
     create_namespace,
     docker_registry_secret,
     eventually,
@@ -80,7 +81,7 @@ def current_pair(kubectl: Kubectl) -> dict[str, bytes]:
 
 def injected_pod(kubectl: Kubectl) -> bool:
     """One real pod creation: did the API server call pullpass, over TLS, and store its patch?"""
-    stream = sm.PodStream(kubectl, APP_NAMESPACE, IMAGE, unique("probe"))
+    stream = PodStream(kubectl, APP_NAMESPACE, IMAGE, unique("probe"))
     stream.create_one()
     return bool(stream.results) and CREDENTIAL in stream.results[0][2]
 
@@ -108,7 +109,7 @@ def test_no_secret_at_start_yields_a_webhook_the_api_server_trusts(
 
     # The API server picks the caBundle up asynchronously; after that every pod is injected.
     eventually(lambda: injected_pod(kubectl), 30, "a pod injected through the new caBundle")
-    stream = sm.PodStream(kubectl, APP_NAMESPACE, IMAGE, "first")
+    stream = PodStream(kubectl, APP_NAMESPACE, IMAGE, "first")
     for _ in range(5):
         stream.create_one()
     assert not stream.errors, stream.errors
@@ -167,7 +168,7 @@ def test_forced_rotation_keeps_admissions_working_without_restart(
         server.metrics_text(), "pullpass_certificate_reloads_total", result="ok"
     )
 
-    stream = sm.PodStream(kubectl, APP_NAMESPACE, IMAGE, rotation).start()
+    stream = PodStream(kubectl, APP_NAMESPACE, IMAGE, rotation).start()
     try:
         eventually(lambda: len(stream.results) >= 3, 30, "the first pods of the stream")
         force(kubectl, before)

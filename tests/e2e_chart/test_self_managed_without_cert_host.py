@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from e2e.actions import Passwords, create_namespace, docker_registry_secret, eventually
+from e2e.actions import (
+    Passwords,
+    PodStream,
+    create_namespace,
+    docker_registry_secret,
+    eventually,
+)
 
 from e2e_chart import selfmanaged as sm
 from localcluster.control_plane import ControlPlane
@@ -60,7 +66,7 @@ def test_without_cert_host_the_api_server_fails_open(
     assert "127.0.0.1" not in sm.sans(data["tls.crt"])
     create_namespace(kubectl, APP_NAMESPACE)
     docker_registry_secret(kubectl, passwords, APP_NAMESPACE, "regcred", REGISTRY)
-    stream = sm.PodStream(kubectl, APP_NAMESPACE, f"{REGISTRY}/app:1", "nohost")
+    stream = PodStream(kubectl, APP_NAMESPACE, f"{REGISTRY}/app:1", "nohost")
     log = control_plane.apiserver.log
     target = f"127.0.0.1:{nohost.port}/mutate"
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from e2e.actions import eventually
 
 from localcluster.kubectl import Kubectl
+from localcluster.release import Release
 
 # The kubelet's event when a pull succeeded, and containerd 2's refusal without credentials.
 PULLED = "Successfully pulled image"
@@ -53,6 +57,29 @@ def busybox_pod(
     }
 
 
+def deployment(namespace: str, name: str, image: str, replicas: int) -> dict[str, Any]:
+    """A Deployment of `replicas` pods labelled `app=NAME` that sleep: no imagePullSecrets."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [
+                        {"name": "app", "image": image, "command": ["sh", "-c", "sleep 3600"]}
+                    ],
+                },
+            },
+        },
+    }
+
+
 def create_registry_secret(
     kubectl: Kubectl,
     namespace: str,
@@ -60,35 +87,32 @@ def create_registry_secret(
     server: str,
     user: str,
     password: str,
+    *,
+    update: bool = False,
 ) -> None:
-    """`kubectl create secret docker-registry`, as the Rancher docs show it."""
-    kubectl(
+    """`kubectl create secret docker-registry`, as the Rancher docs show it. `update`: create or
+    update it the usual way, `create --dry-run -o yaml | apply`."""
+    args = [
         "create", "secret", "docker-registry", name, "-n", namespace,
         f"--docker-server={server}", f"--docker-username={user}",
         f"--docker-password={password}",
-    )  # fmt: skip
-
-
-def apply_registry_secret(
-    kubectl: Kubectl,
-    namespace: str,
-    name: str,
-    server: str,
-    user: str,
-    password: str,
-) -> None:
-    """Create or update a registry credential the usual way: `create --dry-run -o yaml | apply`."""
-    manifest = kubectl(
-        "create", "secret", "docker-registry", name, "-n", namespace,
-        f"--docker-server={server}", f"--docker-username={user}",
-        f"--docker-password={password}", "--dry-run=client", "-o", "yaml",
-    ).stdout  # fmt: skip
+    ]  # fmt: skip
+    if not update:
+        kubectl(*args)
+        return
+    manifest = kubectl(*args, "--dry-run=client", "-o", "yaml").stdout
     kubectl("apply", "-f", "-", input=manifest)
 
 
 def get_pod(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
     pod: dict[str, Any] = kubectl.json("get", "pod", name, "-n", namespace)
     return pod
+
+
+def pods_of(kubectl: Kubectl, namespace: str, selector: str) -> list[dict[str, Any]]:
+    listed = kubectl.json("get", "pods", "-n", namespace, "-l", selector)
+    pods: list[dict[str, Any]] = listed["items"]
+    return pods
 
 
 def pull_secret_names(pod: dict[str, Any]) -> list[str]:
@@ -100,6 +124,11 @@ def waiting_reasons(pod: dict[str, Any]) -> list[str]:
     return [
         s["state"]["waiting"].get("reason", "") for s in statuses if "waiting" in s.get("state", {})
     ]
+
+
+def still_stuck(pod: dict[str, Any]) -> bool:
+    """Admitted without a credential and failing to pull."""
+    return not pull_secret_names(pod) and bool(set(waiting_reasons(pod)) & set(PULL_FAILURES))
 
 
 def events(kubectl: Kubectl, namespace: str, name: str | None = None) -> list[str]:
@@ -193,3 +222,55 @@ def wait_serving(
                 f"{done.stdout[-800:]}{done.stderr[-500:]}"
             )
         time.sleep(0.3)
+
+
+@dataclass
+class Stuck:
+    """What an outage left: pods admitted without their credential, failing to pull."""
+
+    namespace: str
+    image: str
+    web: set[str]  # uids of the Deployment `web`'s pods (label app=web)
+    bare: str  # uid of the bare pod `bare`
+    returned: float  # time.monotonic() when pullpass served again
+
+
+def outage(
+    pullpass: Release,
+    namespace_with_credential: Callable[[str], tuple[str, str]],
+    directory: Path,
+    prefix: str,
+    replicas: int,
+) -> Stuck:
+    """pullpass down (scaled to 0) while a bare pod and a Deployment of `replicas` pods are
+    applied in a namespace it serves; then back, both replicas Ready. The webhook fails open:
+    the pods are admitted, without their credential, and fail to pull."""
+    kubectl = pullpass.node.kubectl
+    namespace, image = namespace_with_credential(prefix)
+    wait_serving(kubectl, namespace, image, "registry")
+
+    pullpass.scale(0)
+    eventually(lambda: not pullpass.pods(), 60, "every pullpass pod to be gone")
+    bare = write_manifest(directory, "bare.yml", busybox_pod(namespace, "bare", image))
+    kubectl("apply", "-f", str(bare))
+    web = write_manifest(directory, "web.yml", deployment(namespace, "web", image, replicas))
+    kubectl("apply", "-f", str(web))
+
+    def all_web_pods() -> list[dict[str, Any]] | None:
+        found = pods_of(kubectl, namespace, "app=web")
+        return found if len(found) == replicas else None
+
+    pods = eventually(all_web_pods, 60, "the Deployment's pods")
+    for name in ["bare", *(p["metadata"]["name"] for p in pods)]:
+        pod, _ = wait_pull_failure(kubectl, namespace, name)
+        assert pull_secret_names(pod) == [], name
+
+    pullpass.scale(2)
+    pullpass.wait_ready(2)
+    return Stuck(
+        namespace,
+        image,
+        {p["metadata"]["uid"] for p in pods},
+        get_pod(kubectl, namespace, "bare")["metadata"]["uid"],
+        time.monotonic(),
+    )

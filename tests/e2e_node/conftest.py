@@ -3,6 +3,7 @@
 from e2e_node.fixtures import (  # noqa: F401 - fixtures are found by name
     fresh_image,
     kubectl,
+    namespace_with_credential,
     namespaces,
     node,
     pullpass,

@@ -17,13 +17,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from e2e.actions import create_namespace
 
+from e2e_node.actions import create_registry_secret
+from localcluster.build import once
 from localcluster.errors import ClusterError
 from localcluster.kubectl import Kubectl
-from localcluster.node import BUSYBOX, Binaries, Node
+from localcluster.node import BUSYBOX, Node
 from localcluster.release import REGISTRY_USER, Release, install
-
-_build: dict[str, Binaries | ClusterError] = {}
-
 
 # Measurements for the terminal summary (tests/conftest.py prints them after the run).
 MEASURED: list[str] = []
@@ -33,17 +32,8 @@ def report(text: str) -> None:
     MEASURED.append(text)
 
 
-def binaries() -> Binaries:
-    """Install and build what the node needs, once per session; a failure is kept and raised."""
-    if "result" not in _build:
-        try:
-            _build["result"] = Node.build()
-        except ClusterError as error:
-            _build["result"] = error
-    result = _build["result"]
-    if isinstance(result, ClusterError):
-        raise result
-    return result
+# Install and build what the node needs, once per session; a failure is kept and raised.
+binaries = once(Node.build)
 
 
 def prebuild(session: pytest.Session) -> None:
@@ -149,6 +139,28 @@ def fresh_image(node: Node) -> Callable[[str], str]:
     def new(prefix: str) -> str:
         image = f"{node.registry.host}/{prefix}-{uuid.uuid4().hex[:6]}/busybox:1"
         return node.registry.copy(BUSYBOX, image)
+
+    return new
+
+
+@pytest.fixture
+def namespace_with_credential(
+    kubectl: Kubectl,
+    namespaces: Namespaces,
+    registry_user: Callable[[], tuple[str, str]],
+    fresh_image: Callable[[str], str],
+) -> Callable[[str], tuple[str, str]]:
+    """`namespace, image = namespace_with_credential("deploy")`: a new enabled namespace and a
+    fresh image, with a registry credential `registry` for the image's prefix (a new account) in
+    that namespace, as a user sets one up. pullpass learns of it a moment later (`wait_serving`)."""
+
+    def new(prefix: str) -> tuple[str, str]:
+        namespace = namespaces.create(prefix)
+        image = fresh_image(prefix)
+        user, password = registry_user()
+        server = registry_prefix(image)
+        create_registry_secret(kubectl, namespace, "registry", server, user, password)
+        return namespace, image
 
     return new
 

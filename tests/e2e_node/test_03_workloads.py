@@ -4,49 +4,20 @@ secret."""
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from e2e_node.actions import (
     PULLED,
-    create_registry_secret,
+    deployment,
     events,
+    pods_of,
     pull_secret_names,
     wait_running,
     write_manifest,
 )
-from e2e_node.fixtures import Namespaces, registry_prefix
 from localcluster.kubectl import Kubectl
 from localcluster.release import Release
 
 TESTAPP = Path(__file__).parent / "testapp"
-
-
-def pods_of(kubectl: Kubectl, namespace: str, selector: str) -> list[dict[str, Any]]:
-    listed = kubectl.json("get", "pods", "-n", namespace, "-l", selector)
-    pods: list[dict[str, Any]] = listed["items"]
-    return pods
-
-
-def deployment(namespace: str, name: str, image: str, replicas: int) -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "terminationGracePeriodSeconds": 0,
-                    "containers": [
-                        {"name": "app", "image": image, "command": ["sh", "-c", "sleep 3600"]}
-                    ],
-                },
-            },
-        },
-    }
 
 
 def assert_pulled_and_running(
@@ -65,15 +36,10 @@ def assert_pulled_and_running(
 def test_deployment_applied_with_kubectl_runs_from_the_private_registry(
     pullpass: Release,
     kubectl: Kubectl,
-    namespaces: Namespaces,
-    registry_user: Callable[[], tuple[str, str]],
-    fresh_image: Callable[[str], str],
+    namespace_with_credential: Callable[[str], tuple[str, str]],
     tmp_path: Path,
 ) -> None:
-    namespace = namespaces.create("deploy")
-    image = fresh_image("deploy")
-    user, password = registry_user()
-    create_registry_secret(kubectl, namespace, "registry", registry_prefix(image), user, password)
+    namespace, image = namespace_with_credential("deploy")
     manifest = write_manifest(tmp_path, "deployment.yml", deployment(namespace, "web", image, 2))
 
     kubectl("apply", "-f", str(manifest))
@@ -85,14 +51,9 @@ def test_deployment_applied_with_kubectl_runs_from_the_private_registry(
 def test_helm_chart_of_an_app_runs_from_the_private_registry(
     pullpass: Release,
     kubectl: Kubectl,
-    namespaces: Namespaces,
-    registry_user: Callable[[], tuple[str, str]],
-    fresh_image: Callable[[str], str],
+    namespace_with_credential: Callable[[str], tuple[str, str]],
 ) -> None:
-    namespace = namespaces.create("helm")
-    image = fresh_image("helm")
-    user, password = registry_user()
-    create_registry_secret(kubectl, namespace, "registry", registry_prefix(image), user, password)
+    namespace, image = namespace_with_credential("helm")
 
     pullpass.node.helm(
         "install", "shop", str(TESTAPP), "--namespace", namespace,

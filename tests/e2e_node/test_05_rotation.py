@@ -13,8 +13,8 @@ from e2e_node.actions import (
     PULLED,
     REFUSED,
     UNAUTHORIZED,
-    apply_registry_secret,
     busybox_pod,
+    create_registry_secret,
     events,
     pull_secret_names,
     wait_pull_failure,
@@ -58,7 +58,7 @@ def test_new_password_reaches_new_pods(
     server = registry_prefix(first)
     user, old = registry_user()
     source = f"rotating-{namespace}"
-    apply_registry_secret(kubectl, NAMESPACE, source, server, user, old)
+    create_registry_secret(kubectl, NAMESPACE, source, server, user, old, update=True)
     kubectl("label", "secret", source, "-n", NAMESPACE, "pullpass.io/scope=cluster")
     try:
         wait_serving(kubectl, namespace, first, source)
@@ -74,7 +74,7 @@ def test_new_password_reaches_new_pods(
         _, seen = wait_pull_failure(kubectl, namespace, "b")
         assert any(refused in e and (UNAUTHORIZED in e or REFUSED in e) for e in seen), seen
 
-        apply_registry_secret(kubectl, NAMESPACE, source, server, user, new)
+        create_registry_secret(kubectl, NAMESPACE, source, server, user, new, update=True)
         eventually(
             lambda: password_in(kubectl, namespace, source) == new, 30, "the copy to be updated"
         )

@@ -15,17 +15,15 @@ from e2e.actions import eventually
 
 from e2e_node.actions import (
     busybox_pod,
-    create_registry_secret,
     get_pod,
+    outage,
+    pods_of,
     pull_secret_names,
-    wait_pull_failure,
+    still_stuck,
     wait_running,
-    wait_serving,
     waiting_reasons,
     write_manifest,
 )
-from e2e_node.fixtures import Namespaces, registry_prefix
-from e2e_node.test_03_workloads import deployment, pods_of
 from localcluster.kubectl import Kubectl
 from localcluster.release import Release
 
@@ -33,43 +31,23 @@ from localcluster.release import Release
 def test_outage_fails_open_and_leaves_failing_pods_behind(
     pullpass: Release,
     kubectl: Kubectl,
-    namespaces: Namespaces,
-    registry_user: Callable[[], tuple[str, str]],
-    fresh_image: Callable[[str], str],
+    namespace_with_credential: Callable[[str], tuple[str, str]],
     tmp_path: Path,
 ) -> None:
-    namespace = namespaces.create("outage")
-    image = fresh_image("outage")
-    user, password = registry_user()
-    create_registry_secret(kubectl, namespace, "registry", registry_prefix(image), user, password)
-    wait_serving(kubectl, namespace, image, "registry")
-
-    pullpass.scale(0)
-    eventually(lambda: not pullpass.pods(), 60, "every pullpass pod to be gone")
-    bare = write_manifest(tmp_path, "bare.yml", busybox_pod(namespace, "during", image))
-    kubectl("apply", "-f", str(bare))  # admitted: the webhook fails open
-    workload = write_manifest(tmp_path, "web.yml", deployment(namespace, "web", image, 1))
-    kubectl("apply", "-f", str(workload))
-    pod, _ = wait_pull_failure(kubectl, namespace, "during")
-    assert pull_secret_names(pod) == []
+    stuck = outage(pullpass, namespace_with_credential, tmp_path, "outage", replicas=1)
+    namespace = stuck.namespace
     eventually(
-        lambda: "ImagePullBackOff" in waiting_reasons(get_pod(kubectl, namespace, "during")),
+        lambda: "ImagePullBackOff" in waiting_reasons(get_pod(kubectl, namespace, "bare")),
         60,
         "ImagePullBackOff",
     )
-    (web_pod,) = pods_of(kubectl, namespace, "app=web")
-    assert pull_secret_names(web_pod) == []
 
-    pullpass.scale(2)
-    pullpass.wait_ready(2)
-    after = write_manifest(tmp_path, "after.yml", busybox_pod(namespace, "after", image))
+    after = write_manifest(tmp_path, "after.yml", busybox_pod(namespace, "after", stuck.image))
     kubectl("apply", "-f", str(after))
     assert pull_secret_names(wait_running(kubectl, namespace, "after")) == ["registry"]
 
     # Left behind: both pods admitted during the outage still lack the credential and fail.
-    still = get_pod(kubectl, namespace, "during")
-    assert pull_secret_names(still) == []
-    assert set(waiting_reasons(still)) & {"ErrImagePull", "ImagePullBackOff"}
+    bare = get_pod(kubectl, namespace, "bare")
+    assert still_stuck(bare), waiting_reasons(bare)
     (web_pod,) = pods_of(kubectl, namespace, "app=web")
-    assert pull_secret_names(web_pod) == []
-    assert set(waiting_reasons(web_pod)) & {"ErrImagePull", "ImagePullBackOff"}
+    assert still_stuck(web_pod), waiting_reasons(web_pod)

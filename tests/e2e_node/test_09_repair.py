@@ -10,26 +10,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from e2e.actions import eventually
 
 from e2e_node.actions import (
-    busybox_pod,
-    create_registry_secret,
+    Stuck,
     get_pod,
+    outage,
+    pods_of,
     pull_secret_names,
-    wait_pull_failure,
+    still_stuck,
     wait_running,
-    wait_serving,
     waiting_reasons,
-    write_manifest,
 )
-from e2e_node.fixtures import Namespaces, registry_prefix, report
-from e2e_node.test_03_workloads import deployment, pods_of
+from e2e_node.fixtures import report
 from localcluster.kubectl import Kubectl
 from localcluster.release import CHART, NAMESPACE, RELEASE, Release
 
@@ -37,16 +33,7 @@ AFTER = 10  # repair.after, seconds
 # After repair-after: the kubelet's graceful stop of the evicted pod, the replacement's pull and
 # start, and the repair pass's one-second tick.
 FEW_SECONDS = 15
-PULL_FAILURES = {"ErrImagePull", "ImagePullBackOff"}
 REPLICAS = 2
-
-
-@dataclass
-class Stuck:
-    namespace: str
-    web: set[str]  # uids of the Deployment's stuck pods
-    bare: str  # uid of the bare pod
-    returned: float  # time.monotonic() when pullpass served again
 
 
 def helm_set(release: Release, values: str) -> None:
@@ -67,59 +54,18 @@ def repair_on(release: Release) -> Iterator[Release]:
         helm_set(release, "repair.enabled=false")
 
 
-def outage(
+@pytest.fixture
+def stuck(
     pullpass: Release,
-    kubectl: Kubectl,
-    namespaces: Namespaces,
-    registry_user: Callable[[], tuple[str, str]],
-    fresh_image: Callable[[str], str],
+    namespace_with_credential: Callable[[str], tuple[str, str]],
     tmp_path: Path,
 ) -> Stuck:
-    """pullpass down while a bare pod and a Deployment are created; then back."""
-    namespace = namespaces.create("repair")
-    image = fresh_image("repair")
-    user, password = registry_user()
-    create_registry_secret(kubectl, namespace, "registry", registry_prefix(image), user, password)
-    wait_serving(kubectl, namespace, image, "registry")
-
-    pullpass.scale(0)
-    eventually(lambda: not pullpass.pods(), 60, "every pullpass pod to be gone")
-    bare = write_manifest(tmp_path, "bare.yml", busybox_pod(namespace, "bare", image))
-    kubectl("apply", "-f", str(bare))
-    web = write_manifest(tmp_path, "web.yml", deployment(namespace, "web", image, REPLICAS))
-    kubectl("apply", "-f", str(web))
-    pods = eventually(
-        lambda: len(p := pods_of(kubectl, namespace, "app=web")) == REPLICAS and p,
-        60,
-        "the Deployment's pods",
-    )
-    for name in ["bare", *(p["metadata"]["name"] for p in pods)]:
-        pod, _ = wait_pull_failure(kubectl, namespace, name)
-        assert pull_secret_names(pod) == [], name
-
-    pullpass.scale(2)
-    pullpass.wait_ready(2)
-    return Stuck(
-        namespace,
-        {p["metadata"]["uid"] for p in pods},
-        get_pod(kubectl, namespace, "bare")["metadata"]["uid"],
-        time.monotonic(),
-    )
+    """An outage's stuck pods: a bare pod and the Deployment's REPLICAS (after `repair_on`, when
+    a test asks for both: module fixtures come first)."""
+    return outage(pullpass, namespace_with_credential, tmp_path, "repair", REPLICAS)
 
 
-def still_stuck(pod: dict[str, Any]) -> bool:
-    return not pull_secret_names(pod) and bool(set(waiting_reasons(pod)) & PULL_FAILURES)
-
-
-def test_with_repair_off_they_stay_stuck(
-    pullpass: Release,
-    kubectl: Kubectl,
-    namespaces: Namespaces,
-    registry_user: Callable[[], tuple[str, str]],
-    fresh_image: Callable[[str], str],
-    tmp_path: Path,
-) -> None:
-    stuck = outage(pullpass, kubectl, namespaces, registry_user, fresh_image, tmp_path)
+def test_with_repair_off_they_stay_stuck(stuck: Stuck, kubectl: Kubectl) -> None:
     time.sleep(max(0.0, stuck.returned + AFTER + FEW_SECONDS - time.monotonic()))
     pods = pods_of(kubectl, stuck.namespace, "app=web")
     assert {p["metadata"]["uid"] for p in pods} == stuck.web
@@ -129,15 +75,8 @@ def test_with_repair_off_they_stay_stuck(
 
 
 def test_with_repair_on_they_run_within_repair_after(
-    repair_on: Release,
-    pullpass: Release,
-    kubectl: Kubectl,
-    namespaces: Namespaces,
-    registry_user: Callable[[], tuple[str, str]],
-    fresh_image: Callable[[str], str],
-    tmp_path: Path,
+    repair_on: Release, stuck: Stuck, kubectl: Kubectl
 ) -> None:
-    stuck = outage(pullpass, kubectl, namespaces, registry_user, fresh_image, tmp_path)
 
     def replaced_and_running() -> bool:
         pods = pods_of(kubectl, stuck.namespace, "app=web")
@@ -164,16 +103,7 @@ def test_with_repair_on_they_run_within_repair_after(
     assert {e["involvedObject"]["kind"] for e in repairs} == {"ReplicaSet"}
 
 
-def test_a_bare_pod_is_never_evicted(
-    repair_on: Release,
-    pullpass: Release,
-    kubectl: Kubectl,
-    namespaces: Namespaces,
-    registry_user: Callable[[], tuple[str, str]],
-    fresh_image: Callable[[str], str],
-    tmp_path: Path,
-) -> None:
-    stuck = outage(pullpass, kubectl, namespaces, registry_user, fresh_image, tmp_path)
+def test_a_bare_pod_is_never_evicted(repair_on: Release, stuck: Stuck, kubectl: Kubectl) -> None:
     # Repair acts in this namespace (the Deployment's pods go), the bare pod stays stuck.
     eventually(
         lambda: (
