@@ -7,7 +7,7 @@ the same thing the same way. Usage errors print one line and exit 2.
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NoReturn
@@ -61,34 +61,22 @@ def _boolean(env: str, value: str) -> bool:
     raise UsageError(f"pullpass: {env} must be true or false, not {value[:40]!r}")
 
 
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a port number (1-65535)")
-    return int(text)
+def _whole(low: int, high: int, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, else `what` names the bound."""
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {what}")
+        return int(text)
+
+    return parse
 
 
-def _seconds(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 3600:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a duration from 1 to 3600 seconds")
-    return int(text)
-
-
-def _drain_seconds(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 60:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a duration from 0 to 60 seconds")
-    return int(text)
-
-
-def _per_minute(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number from 1 to 1000 a minute")
-    return int(text)
-
-
-def _days(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 3650:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of days from 1 to 3650")
-    return int(text)
+_port = _whole(1, 65535, "a port number (1-65535)")
+_seconds = _whole(1, 3600, "a duration from 1 to 3600 seconds")
+_drain_seconds = _whole(0, 60, "a duration from 0 to 60 seconds")
+_per_minute = _whole(1, 1000, "a number from 1 to 1000 a minute")
+_days = _whole(1, 3650, "a number of days from 1 to 3650")
 
 
 def _admission(text: str) -> str:
