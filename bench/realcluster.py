@@ -7,7 +7,7 @@ Secrets, and what the webhook adds to a pod creation on the apiserver's own path
 
     .venv/bin/python bench/realcluster.py scale              # 50 vs 50,000 Secrets via the API
     .venv/bin/python bench/realcluster.py cost --samples 500  # pullpass, Go reference, policy
-                                                              # mode, no admission
+                                                              # mode, Kyverno, no admission
     .venv/bin/python bench/realcluster.py restart-writes     # Secret writes of an in-sync restart
 
 Everything runs on loopback (localcluster's etcd + kube-apiserver +
@@ -28,6 +28,7 @@ import re
 import shutil
 import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -44,9 +45,10 @@ sys.path.insert(0, str(BENCH))
 
 import bench  # noqa: E402
 from app.core.policy.manifests import manifests  # noqa: E402
-from localcluster.build import build_control_plane  # noqa: E402
+from localcluster.build import build_control_plane, script  # noqa: E402
 from localcluster.control_plane import ControlPlane  # noqa: E402
 from localcluster.kubectl import Kubectl  # noqa: E402
+from localcluster.processes import free_port  # noqa: E402
 from localcluster.webhook import Pullpass, webhook_configuration  # noqa: E402
 
 CREDENTIALS_NAMESPACE = "pullpass-system"
@@ -557,15 +559,32 @@ def pct(values: list[float], q: float) -> float:
 
 IMAGES = ["quay.io/acme/web:1.2", "nginx:1.27", "ghcr.io/acme/api:v3"]
 ON, REF, OFF, POL = "team-00000", "cost-reference", "cost-off", "cost-policy"
+KYV = "cost-kyverno"
 # Every sample round creates one pod in each, in rotating order.
 CONDITIONS = {
     ON: "pullpass called",
     REF: "Go reference called",
     POL: "policy mode (no webhook)",
+    KYV: "Kyverno sample policy",
     OFF: "no webhook called",
 }
 REF_LABEL = "bench.pullpass.io/reference"
 POLICY_LABEL = "bench.pullpass.io/policy"
+KYVERNO_LABEL = "bench.pullpass.io/kyverno"
+KYVERNO_NAMESPACE = "kyverno"
+KYVERNO_POLICY = BENCH / "kyverno-add-imagepullsecrets.yaml"
+
+
+def kyverno_build() -> Path | None:
+    """scripts/kyverno's cached build (binary and CRDs), or None when it is not built.
+
+    The build takes minutes on two cores, so the bench never starts one; without it the Kyverno
+    row says "not built".
+    """
+    done = subprocess.run(
+        [str(script("kyverno")), "--cached"], capture_output=True, text=True, check=False
+    )
+    return Path(done.stdout.split()[-1]) if done.returncode == 0 else None
 
 
 def _policy_mode(kubectl: Kubectl) -> None:
@@ -587,21 +606,105 @@ def _policy_mode(kubectl: Kubectl) -> None:
     )
 
 
+def _webhook_for_pods(kubectl: Kubectl, name: str) -> bool:
+    """The MutatingWebhookConfiguration `name` exists and one of its webhooks is for pods."""
+    done = kubectl("get", "mutatingwebhookconfiguration", name, "-o", "json", check=False)
+    if done.returncode != 0:
+        return False
+    hooks = json.loads(done.stdout).get("webhooks") or []
+    return any("pods" in rule["resources"] for hook in hooks for rule in hook.get("rules", []))
+
+
+def _start_kyverno(
+    cluster: ControlPlane, build: Path, workdir: Path, stack: contextlib.ExitStack
+) -> float:
+    """Kyverno out of cluster on the server core with its sample policy, its resource webhook
+    scoped to cost-kyverno by its own `webhooks` setting; returns seconds from exec
+    until that webhook is registered for pods."""
+    kubectl = Kubectl(cluster.kubeconfig)
+    kubectl("apply", "--server-side", "-R", "-f", str(build / "crds"))
+    kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    scope = {"namespaceSelector": {"matchLabels": {KYVERNO_LABEL: "enabled"}}}
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "kyverno", "namespace": KYVERNO_NAMESPACE},
+            "data": {"webhooks": json.dumps(scope)},
+        }
+    )
+    port = free_port()
+    cmd = [
+        bench.need("taskset"),
+        "-c",
+        bench.SERVER_CORE,
+        str(build / "kyverno"),
+        f"--kubeconfig={cluster.kubeconfig}",
+        f"--serverIP=127.0.0.1:{port}",
+        "--webhookServerHost=127.0.0.1",
+        f"--webhookServerPort={port}",
+        "--caSecretName=kyverno-ca",
+        "--tlsSecretName=kyverno-tls",
+        "--metricsHost=127.0.0.1",
+        f"--metricsPort={free_port()}",
+        "--controllerRuntimeMetricsAddress=0",
+        "--omitEvents=PolicyApplied,PolicySkipped",  # the chart's default
+    ]
+    # What Kyverno's chart sets and Kyverno insists on (the ConfigMaps: "kyverno", its default).
+    env = {
+        "GOMAXPROCS": "1",
+        "KYVERNO_NAMESPACE": KYVERNO_NAMESPACE,
+        "KYVERNO_SERVICEACCOUNT_NAME": "kyverno",
+        "KYVERNO_DEPLOYMENT": "kyverno",
+        "KYVERNO_POD_NAME": "kyverno-bench",
+        "INIT_CONFIG": "kyverno",
+        "METRICS_CONFIG": "kyverno-metrics",
+    }
+    log = workdir / "kyverno.log"
+    started = time.monotonic()
+    proc = stack.enter_context(
+        bench.running(cmd, "kyverno", f"https://127.0.0.1:{port}", env=env, log=log)
+    )
+
+    def alive(check: Callable[[], bool]) -> bool:
+        if proc.process.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"realcluster: kyverno exited {proc.process.returncode}:\n{tail}")
+        return check()
+
+    # Up once it validates policies; it registers that webhook before its certificate is there,
+    # so the policy is applied until Kyverno's webhook takes it. The policy then makes it
+    # register its webhook for pods.
+    policy_webhook = ("validatingwebhookconfiguration", "kyverno-policy-validating-webhook-cfg")
+    up = partial(alive, lambda: kubectl("get", *policy_webhook, check=False).returncode == 0)
+    wait_for(up, 300, "Kyverno's policy webhook")
+    apply = ("apply", "-f", str(KYVERNO_POLICY))
+    wait_for(
+        partial(alive, lambda: kubectl(*apply, check=False).returncode == 0), 120, "the policy"
+    )
+    for_pods = partial(_webhook_for_pods, kubectl, "kyverno-resource-mutating-webhook-cfg")
+    wait_for(partial(alive, for_pods), 120, "Kyverno's webhook for pods")
+    return time.monotonic() - started
+
+
+def _moved(objects: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    return [{**o, "metadata": {**o["metadata"], "namespace": namespace}} for o in objects]
+
+
 def _cost_setup(
-    cluster: ControlPlane, workdir: Path, stack: contextlib.ExitStack
+    cluster: ControlPlane, workdir: Path, stack: contextlib.ExitStack, kyverno: Path | None
 ) -> tuple[Api, Pullpass]:
-    """pullpass and the Go reference registered for one namespace each (the same 5 credentials
-    and pod), and a namespace neither is called for; both webhooks pinned to core 0."""
+    """pullpass, the Go reference and Kyverno registered for one namespace each (the same 5
+    credentials and pod), and a namespace none is called for; the webhooks pinned to core 0."""
     api = Api(cluster)
     fx = bench.fixtures(10, 5)
     objects = json.loads((fx / "objects.json").read_text())["items"]
     team, secrets = objects[0], objects[1:6]  # team-00000 (labelled enabled) and its 5 Secrets
     assert team["metadata"]["name"] == ON
     assert all(o["kind"] == "Secret" for o in secrets)
-    moved = [{**o, "metadata": {**o["metadata"], "namespace": REF}} for o in secrets]
+    moved = _moved(secrets, REF)
     reference_objects = workdir / "reference-objects.json"
     reference_objects.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": moved}))
-    in_policy = [{**o, "metadata": {**o["metadata"], "namespace": POL}} for o in secrets]
     policy_labels = {**team["metadata"].get("labels", {}), POLICY_LABEL: "enabled"}
     for obj in [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CREDENTIALS_NAMESPACE}},
@@ -616,10 +719,17 @@ def _cost_setup(
             "kind": "Namespace",
             "metadata": {"name": POL, "labels": policy_labels},
         },
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": KYV, "labels": {KYVERNO_LABEL: "enabled"}},
+        },
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KYVERNO_NAMESPACE}},
         team,
         *secrets,
         *moved,
-        *in_policy,
+        *_moved(secrets, POL),
+        *_moved(secrets, KYV),
     ]:
         api.create(obj)
     for namespace in CONDITIONS:
@@ -643,6 +753,9 @@ def _cost_setup(
     hook["name"] = "pods.reference.bench"
     hook["namespaceSelector"] = {"matchLabels": {REF_LABEL: "enabled"}}
     kubectl.apply(config)
+    if kyverno is not None:
+        took = _start_kyverno(cluster, kyverno, workdir, stack)
+        say(f"<!-- Kyverno {kyverno.name}: exec to its webhook for pods registered {took:.1f}s -->")
     return api, server
 
 
@@ -665,15 +778,17 @@ Series = tuple[dict[str, list[float]], dict[str, int]]
 
 
 def _interleave(
-    measure: Callable[[str], tuple[float, bool]], samples: int, deadline: float
+    measure: Callable[[str], tuple[float, bool]],
+    samples: int,
+    deadline: float,
+    order: list[str],
 ) -> Series:
-    """Rounds of one create per condition, the order rotated each round so drift hits all alike.
+    """Rounds of one create per namespace of `order`, rotated each round so drift hits all alike.
 
     Returns the times and the count of pods that got imagePullSecrets, per namespace.
     """
-    times: dict[str, list[float]] = {namespace: [] for namespace in CONDITIONS}
-    patched = dict.fromkeys(CONDITIONS, 0)
-    order = list(CONDITIONS)
+    times: dict[str, list[float]] = {namespace: [] for namespace in order}
+    patched = dict.fromkeys(order, 0)
     n = 0
     while n < samples and time.monotonic() < deadline:
         turn = n % len(order)
@@ -701,38 +816,42 @@ def _kubectl_create(kubectl: Kubectl) -> Callable[[str], tuple[float, bool]]:
 
 
 def cmd_cost(args: argparse.Namespace) -> dict[str, object]:
-    """Pod creates into namespaces that pullpass, the Go reference or no webhook is called for.
+    """Pod creates into namespaces that pullpass, the Go reference, policy mode, Kyverno or no
+    admission is called for.
 
     The same apiserver, the same pod, rotated per round: what a webhook adds is its namespace's
     time minus the plain one's, and the reference shows how much of that any webhook costs.
     """
     workdir = Path(tempfile.mkdtemp(prefix="pullpass-cost-"))
     say(f"# cost on the real path: {bench.machine()}; load average {bench.loadavg()}")
+    kyverno = kyverno_build()
+    order = [namespace for namespace in CONDITIONS if kyverno or namespace != KYV]
     cluster = ControlPlane(build_control_plane(), workdir / "cluster")
     series: dict[str, Series] = {}
     try:
         with contextlib.ExitStack() as stack:
             cluster.start()
-            api, server = _cost_setup(cluster, workdir, stack)
+            api, server = _cost_setup(cluster, workdir, stack, kyverno)
             http_create = partial(_create, api)
             # The apiserver picks up webhook configurations asynchronously.
-            for namespace in (ON, REF, POL):
-                wait_for(partial(_patches, api, namespace), 30, f"a mutation in {namespace}")
-            _interleave(http_create, args.warmup, time.monotonic() + 60)
+            for namespace in order:
+                if namespace != OFF:
+                    wait_for(partial(_patches, api, namespace), 60, f"a mutation in {namespace}")
+            _interleave(http_create, args.warmup, time.monotonic() + 60, order)
             own = f"{server.metrics}/metrics"
             before = webhook_histogram(cluster)
             own_before = bench.histogram(own, "pullpass_admission_duration_seconds")
             loads = [bench.loadavg()]
             deadline = time.monotonic() + args.max_seconds
             series["HTTP POST, keep-alive, admin cert"] = _interleave(
-                http_create, args.samples, deadline
+                http_create, args.samples, deadline, order
             )
             after = webhook_histogram(cluster)
             own_after = bench.histogram(own, "pullpass_admission_duration_seconds")
             loads.append(bench.loadavg())
             if args.kubectl:
                 kubectl = _kubectl_create(Kubectl(cluster.kubeconfig))
-                series["kubectl create"] = _interleave(kubectl, args.kubectl, deadline + 300)
+                series["kubectl create"] = _interleave(kubectl, args.kubectl, deadline + 300, order)
                 loads.append(bench.loadavg())
     finally:
         cluster.stop()
@@ -764,7 +883,10 @@ def _cost_report(
     say("|---|---|---|---|---|---|---|")
     for label, (times, patched) in series.items():
         for namespace, condition in CONDITIONS.items():
-            values = times[namespace]
+            values = times.get(namespace)
+            if not values:
+                say(f"| {label} | {condition} | not built (scripts/kyverno) | | | | |")
+                continue
             say(
                 f"| {label} | {condition} | {len(values)} | {statistics.median(values):.2f} "
                 f"| {pct(values, 0.9):.2f} | {pct(values, 0.99):.2f} | {max(values):.2f} |"
@@ -775,12 +897,15 @@ def _cost_report(
             "policy_mode": _added(times, POL, OFF),
             "pullpass_over_reference": _added(times, ON, REF),
         }
+        if KYV in times:
+            added["kyverno"] = _added(times, KYV, OFF)
         result[label] = {"times": times, "patched": patched, "added": added}
-        say(
-            f"<!-- {label}: pods that got imagePullSecrets: pullpass {patched[ON]}/"
-            f"{len(times[ON])}, reference {patched[REF]}/{len(times[REF])}, policy mode "
-            f"{patched[POL]}/{len(times[POL])} -->"
+        got = ", ".join(
+            f"{CONDITIONS[namespace]} {patched[namespace]}/{len(times[namespace])}"
+            for namespace in times
+            if namespace != OFF
         )
+        say(f"<!-- {label}: pods that got imagePullSecrets: {got} -->")
         for who, figures in added.items():
             say(
                 f"<!-- {label}: added by {who.replace('_', ' ')}: median "
