@@ -559,18 +559,20 @@ def pct(values: list[float], q: float) -> float:
 
 IMAGES = ["quay.io/acme/web:1.2", "nginx:1.27", "ghcr.io/acme/api:v3"]
 ON, REF, OFF, POL = "team-00000", "cost-reference", "cost-off", "cost-policy"
-KYV = "cost-kyverno"
+KYV, FLOOR = "cost-kyverno", "cost-floor"
 # Every sample round creates one pod in each, in rotating order.
 CONDITIONS = {
     ON: "pullpass called",
     REF: "Go reference called",
     POL: "policy mode (no webhook)",
     KYV: "Kyverno sample policy",
+    FLOOR: "one-name MutatingAdmissionPolicy (the floor)",
     OFF: "no webhook called",
 }
 REF_LABEL = "bench.pullpass.io/reference"
 POLICY_LABEL = "bench.pullpass.io/policy"
 KYVERNO_LABEL = "bench.pullpass.io/kyverno"
+FLOOR_LABEL = "bench.pullpass.io/floor"
 KYVERNO_NAMESPACE = "kyverno"
 KYVERNO_POLICY = BENCH / "kyverno-add-imagepullsecrets.yaml"
 
@@ -603,6 +605,50 @@ def _policy_mode(kubectl: Kubectl) -> None:
         "-f",
         "-",
         input=json.dumps({"kind": "List", "apiVersion": "v1", "items": narrowed}),
+    )
+
+
+def _floor_policy(kubectl: Kubectl) -> None:
+    """The cheapest mutating policy that does the job for one Secret: it adds one fixed name
+    when none is listed. What it adds is the API server's own price of any such policy."""
+    add = (
+        "has(object.spec.imagePullSecrets) ? [] : [JSONPatch{op: 'add', "
+        "path: '/spec/imagePullSecrets', value: [{'name': 'regcred-1'}]}]"
+    )
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingAdmissionPolicy",
+        "metadata": {"name": "bench-floor"},
+        "spec": {
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["pods"],
+                    }
+                ]
+            },
+            "failurePolicy": "Ignore",
+            "reinvocationPolicy": "Never",
+            "mutations": [{"patchType": "JSONPatch", "jsonPatch": {"expression": add}}],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingAdmissionPolicyBinding",
+        "metadata": {"name": "bench-floor"},
+        "spec": {
+            "policyName": "bench-floor",
+            "matchResources": {"namespaceSelector": {"matchLabels": {FLOOR_LABEL: "enabled"}}},
+        },
+    }
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps({"kind": "List", "apiVersion": "v1", "items": [policy, binding]}),
     )
 
 
@@ -725,6 +771,11 @@ def _cost_setup(
             "metadata": {"name": KYV, "labels": {KYVERNO_LABEL: "enabled"}},
         },
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KYVERNO_NAMESPACE}},
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": FLOOR, "labels": {FLOOR_LABEL: "enabled"}},
+        },
         team,
         *secrets,
         *moved,
@@ -743,6 +794,7 @@ def _cost_setup(
     reference = stack.enter_context(bench.reference(fx, reference_objects))
     kubectl = Kubectl(cluster.kubeconfig)
     _policy_mode(kubectl)
+    _floor_policy(kubectl)
     ours = webhook_configuration("pullpass", server.url, server.ca_pem)
     ours["webhooks"][0]["namespaceSelector"]["matchExpressions"] = [
         {"key": POLICY_LABEL, "operator": "DoesNotExist"}
@@ -895,6 +947,7 @@ def _cost_report(
             "pullpass": _added(times, ON, OFF),
             "reference": _added(times, REF, OFF),
             "policy_mode": _added(times, POL, OFF),
+            "floor_policy": _added(times, FLOOR, OFF),
             "pullpass_over_reference": _added(times, ON, REF),
         }
         if KYV in times:
