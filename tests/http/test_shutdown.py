@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from raw_http import closed_by_server, read_response, request_bytes
 from support import free_port, pod, review, serving
 
 from tests.http.serving import PULLPASS
@@ -24,47 +25,14 @@ from tests.http.serving import PULLPASS
 DELAY = 3  # --shutdown-delay of these servers
 
 
-class Connection:
-    """One kept-alive TLS connection, written by hand so a request can stop half-way."""
+def _connect(port: int, ca: Path) -> ssl.SSLSocket:
+    context = ssl.create_default_context(cafile=str(ca))
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return context.wrap_socket(raw, server_hostname="127.0.0.1")
 
-    def __init__(self, port: int, ca: Path) -> None:
-        context = ssl.create_default_context(cafile=str(ca))
-        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
 
-    def request_bytes(self) -> bytes:
-        body = json.dumps(review(pod("team-a", "quay.io/x/y"))).encode()
-        head = (
-            "POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        return head.encode() + body
-
-    def answer(self) -> tuple[int, dict[str, str], bytes]:
-        """One response: status, headers (lower-case) and body."""
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += self._read()
-        head, _, rest = data.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        headers = dict((k.lower(), v.strip()) for k, v in (h.split(":", 1) for h in lines[1:]))
-        while len(rest) < int(headers["content-length"]):
-            rest += self._read()
-        return int(lines[0].split()[1]), headers, rest
-
-    def closed_by_server(self) -> bool:
-        try:
-            return self.sock.recv(1) == b""
-        except (ConnectionError, ssl.SSLError):
-            return True
-
-    def _read(self) -> bytes:
-        chunk = self.sock.recv(65536)
-        assert chunk, "the server closed the connection before answering"
-        return chunk
-
-    def close(self) -> None:
-        self.sock.close()
+REQUEST = request_bytes(json.dumps(review(pod("team-a", "quay.io/x/y"))).encode())
+FIRST_LINE = b"POST /mutate HTTP/1.1\r\n"
 
 
 def _served(answer: tuple[int, dict[str, str], bytes]) -> dict[str, str]:
@@ -105,11 +73,11 @@ def stopping(certs: Path, objects_file: Path, tmp_path: Path) -> Iterator[Stoppi
 
 def test_sigterm_drains_then_exits_without_cutting_a_review(stopping: Stopping) -> None:
     process, port, ca = stopping.process, stopping.port, stopping.ca
-    kept = Connection(port, ca)
-    kept.sock.sendall(kept.request_bytes())
-    assert "close" not in _served(kept.answer()).get("connection", "")
-    late = Connection(port, ca)
-    late.sock.sendall(b"POST /mutate HTTP/1.1\r\n")  # a review has begun arriving
+    kept = _connect(port, ca)
+    kept.sendall(REQUEST)
+    assert "close" not in _served(read_response(kept)).get("connection", "")
+    late = _connect(port, ca)
+    late.sendall(FIRST_LINE)  # a review has begun arriving
 
     process.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
@@ -119,22 +87,21 @@ def test_sigterm_drains_then_exits_without_cutting_a_review(stopping: Stopping) 
     assert "draining" in ready.text, ready.text
 
     # A kept-alive connection is still answered, and then closed by the server.
-    kept.sock.sendall(kept.request_bytes())
-    assert _served(kept.answer())["connection"] == "close"
-    assert kept.closed_by_server()
+    kept.sendall(REQUEST)
+    assert _served(read_response(kept))["connection"] == "close"
+    assert closed_by_server(kept)
     # So is a new one.
-    fresh = Connection(port, ca)
-    fresh.sock.sendall(fresh.request_bytes())
-    assert _served(fresh.answer())["connection"] == "close"
+    fresh = _connect(port, ca)
+    fresh.sendall(REQUEST)
+    assert _served(read_response(fresh))["connection"] == "close"
 
     # The drain ends while the late review is still arriving: it is answered, not cut off.
     time.sleep(max(0.0, signalled + DELAY + 1 - time.monotonic()))
     assert process.poll() is None, "exited with a review half-arrived"
-    rest = late.request_bytes().removeprefix(b"POST /mutate HTTP/1.1\r\n")
-    late.sock.sendall(rest)
-    assert _served(late.answer())["connection"] == "close"
-    for connection in (kept, late, fresh):
-        connection.close()  # as the API server does on `connection: close`
+    late.sendall(REQUEST.removeprefix(FIRST_LINE))
+    assert _served(read_response(late))["connection"] == "close"
+    for sock in (kept, late, fresh):
+        sock.close()  # as the API server does on `connection: close`
     assert process.wait(10) == 0
     assert time.monotonic() - signalled >= DELAY
 
