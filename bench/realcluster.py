@@ -299,9 +299,7 @@ def cmd_scale(args: argparse.Namespace) -> dict[str, object]:
     try:
         cluster.start()
         api = Api(cluster)
-        api.create(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pullpass-system"}}
-        )
+        api.create(_namespace(CREDENTIALS_NAMESPACE))
         rows = []
         for label, batch in (("small", small_objects), ("large", objects[len(small_objects) :])):
             took = load(api, batch, args.threads, timeout=args.load_timeout)
@@ -418,18 +416,24 @@ def _scale_table(rows: list[dict[str, Any]]) -> None:
 # --- restart-writes ------------------------------------------------------------------------
 
 
+def _namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": labels or {}},
+    }
+
+
+def _listed(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """One `kubectl apply` of several objects."""
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
 def _churn_objects(namespaces: int, sources: int) -> list[dict[str, Any]]:
     """Enabled namespaces of one project, and that project's sources in the credentials
     namespace: every namespace needs a copy of every source."""
     project = {"pullpass.io/inject": "enabled", "pullpass.io/project": "bench"}
-    objects: list[dict[str, Any]] = [
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": f"rw-{k:05d}", "labels": project},
-        }
-        for k in range(namespaces)
-    ]
+    objects: list[dict[str, Any]] = [_namespace(f"rw-{k:05d}", project) for k in range(namespaces)]
     config = json.dumps({"auths": {"quay.io": {"auth": "YmVuY2g6YmVuY2g="}}}).encode()
     for k in range(sources):
         objects.append(
@@ -469,9 +473,7 @@ def cmd_restart_writes(args: argparse.Namespace) -> dict[str, object]:
     try:
         cluster.start()
         api = Api(cluster)
-        api.create(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pullpass-system"}}
-        )
+        api.create(_namespace(CREDENTIALS_NAMESPACE))
         took = load(api, _churn_objects(args.namespaces, args.sources), args.threads, 900)
         say(f"<!-- loaded {args.namespaces} namespaces, {args.sources} sources: {took:.0f}s -->")
         wait_for(
@@ -600,12 +602,7 @@ def _policy_mode(kubectl: Kubectl) -> None:
                 {"key": POLICY_LABEL, "operator": "In", "values": ["enabled"]}
             )
         narrowed.append(obj)
-    kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps({"kind": "List", "apiVersion": "v1", "items": narrowed}),
-    )
+    kubectl.apply(_listed(narrowed))
 
 
 def _floor_policy(kubectl: Kubectl) -> None:
@@ -644,12 +641,7 @@ def _floor_policy(kubectl: Kubectl) -> None:
             "matchResources": {"namespaceSelector": {"matchLabels": {FLOOR_LABEL: "enabled"}}},
         },
     }
-    kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps({"kind": "List", "apiVersion": "v1", "items": [policy, binding]}),
-    )
+    kubectl.apply(_listed([policy, binding]))
 
 
 def _webhook_for_pods(kubectl: Kubectl, name: str) -> bool:
@@ -750,32 +742,16 @@ def _cost_setup(
     assert all(o["kind"] == "Secret" for o in secrets)
     moved = _moved(secrets, REF)
     reference_objects = workdir / "reference-objects.json"
-    reference_objects.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": moved}))
+    reference_objects.write_text(json.dumps(_listed(moved)))
     policy_labels = {**team["metadata"].get("labels", {}), POLICY_LABEL: "enabled"}
     for obj in [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CREDENTIALS_NAMESPACE}},
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OFF}},
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": REF, "labels": {REF_LABEL: "enabled"}},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": POL, "labels": policy_labels},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": KYV, "labels": {KYVERNO_LABEL: "enabled"}},
-        },
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KYVERNO_NAMESPACE}},
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": FLOOR, "labels": {FLOOR_LABEL: "enabled"}},
-        },
+        _namespace(CREDENTIALS_NAMESPACE),
+        _namespace(OFF),
+        _namespace(REF, {REF_LABEL: "enabled"}),
+        _namespace(POL, policy_labels),
+        _namespace(KYV, {KYVERNO_LABEL: "enabled"}),
+        _namespace(KYVERNO_NAMESPACE),
+        _namespace(FLOOR, {FLOOR_LABEL: "enabled"}),
         team,
         *secrets,
         *moved,
