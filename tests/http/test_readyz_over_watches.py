@@ -16,7 +16,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from app.shell.cluster.watch import Watcher, readiness_of
+from app.shell.cluster.reflector import Watcher, readiness_of
 from app.shell.web.server import health_app
 
 

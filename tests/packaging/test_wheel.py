@@ -76,8 +76,8 @@ def test_installed_pullpass_serve_starts_every_module_it_needs(
     done = run(image_venv / "bin" / "pullpass", "serve", "--help", cwd=tmp_path)
     assert "--objects" in done.stdout
     imports = (
-        "import app.shell.cli.serve, app.shell.cluster.watch, app.shell.cluster.replicator,"
-        " app.shell.cluster.selfcert, uvloop, httptools"
+        "import app.shell.cli.serve, app.shell.cluster.feed, app.shell.cluster.reflector,"
+        " app.shell.cluster.replicator, app.shell.cluster.selfcert, uvloop, httptools"
     )
     run(image_venv / "bin" / "python", "-c", imports, cwd=tmp_path)
 

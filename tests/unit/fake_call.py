@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from app.shell.cluster.watch import Watcher
+from app.shell.cluster.reflector import Watcher
 
 
 @dataclass

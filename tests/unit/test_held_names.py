@@ -8,8 +8,8 @@ from support import namespace, secret
 
 from app.core.credentials.credential import namespace_from_object
 from app.core.credentials.scope import ScopeSettings
+from app.shell.cluster.feed import OTHER_TYPES, Feed
 from app.shell.cluster.index import Index
-from app.shell.cluster.watch import OTHER_TYPES, Feed
 
 HOME = "pullpass-system"
 SOURCE = secret(HOME, "shared", {"q.example": ("u", "p")}, labels={"pullpass.io/project": "p"})

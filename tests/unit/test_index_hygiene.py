@@ -9,8 +9,8 @@ from kubernetes import client
 from support import secret
 
 from app.core.credentials.scope import ScopeSettings
+from app.shell.cluster.feed import Feed
 from app.shell.cluster.index import Index
-from app.shell.cluster.watch import Feed
 
 PASSWORD = "hunter2-0a9f7c"
 USER = "robot-user-77"

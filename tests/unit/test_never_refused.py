@@ -22,8 +22,8 @@ from app.core.credentials.serviceaccount import (
     ServiceAccountInfo,
     service_account_from_object,
 )
+from app.shell.cluster.feed import Feed
 from app.shell.cluster.index import Index
-from app.shell.cluster.watch import Feed
 
 NS = "a"
 IMAGES = ("quay.io/team/app:1", "ghcr.io/org/tool:2")

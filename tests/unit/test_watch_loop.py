@@ -11,9 +11,10 @@ from kubernetes.client.exceptions import ApiException
 
 from app.core.credentials.scope import ScopeSettings
 from app.core.retry import CAP_SECONDS, retry_delay
-from app.shell.cluster import watch
+from app.shell.cluster import reflector
+from app.shell.cluster.feed import Feed
 from app.shell.cluster.index import Index
-from app.shell.cluster.watch import Feed, Watcher
+from app.shell.cluster.reflector import Watcher
 
 
 def test_a_list_is_read_page_by_page_and_the_watch_starts_at_its_version() -> None:
@@ -25,7 +26,7 @@ def test_a_list_is_read_page_by_page_and_the_watch_starts_at_its_version() -> No
     applied = Applied()
     run(watcher(call, applied))
     assert [c.get("_continue") for c in call.lists] == [None, "token-1"]
-    assert all(c["limit"] == watch.PAGE for c in call.lists)
+    assert all(c["limit"] == reflector.PAGE for c in call.lists)
     assert applied.seen == [("LIST", [item("a"), item("b"), item("c")])]
     assert call.watches[0]["resource_version"] == "42"
 

@@ -24,6 +24,7 @@ from app.core.credentials.scope import ScopeSettings
 from app.core.readiness import Readiness, draining
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.client import api_client, own_namespace
+from app.shell.cluster.feed import Feed
 from app.shell.cluster.index import Index
 from app.shell.cluster.leader import Elector
 from app.shell.cluster.leader_work import LeaderSetup
@@ -32,7 +33,6 @@ from app.shell.cluster.policy_writer import PolicyWriter
 from app.shell.cluster.repair import Repairer
 from app.shell.cluster.replicator import Replicator
 from app.shell.cluster.selfcert import SelfManagedCerts
-from app.shell.cluster.watch import Feed
 from app.shell.telemetry import logs, metrics
 from app.shell.web.drain import Drain
 from app.shell.web.protocol import KEEP_ALIVE, MAX_CONNECTIONS, guarded, raise_open_files_limit

@@ -32,7 +32,7 @@ from app.core.repair.stuck import Eviction, decide, failing_images, slim
 from app.shell.cluster.client import call_json
 from app.shell.cluster.events import record_event
 from app.shell.cluster.leader_work import LeaderSetup, LeaderWork
-from app.shell.cluster.watch import Watcher
+from app.shell.cluster.reflector import Watcher
 from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.repair")
