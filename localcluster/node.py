@@ -147,7 +147,7 @@ class Node:
         self._lock: int | None = None
         self.started_at: float | None = None
         self.ready_after: float | None = None
-        # Seconds per start and teardown step, for the measurements in the README.
+        # Seconds per start and teardown step, for the measurements in docs/node.md.
         self.timings: dict[str, float] = {}
         self.control_plane = ControlPlane(
             binaries.control_plane, self.workdir / "control-plane", netns=self.netns

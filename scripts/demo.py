@@ -37,8 +37,9 @@ from localcluster.webhook import Pullpass, webhook_configuration  # noqa: E402
 
 EXAMPLES = REPO / "examples"
 CREDENTIALS_NAMESPACE = "pullpass-system"
-# Measured on this project's 2-core machine (README): about 17 min from an empty cache when the
-# machine is quiet; the parts took up to 9 (control plane), 13 (node) and 5 min (images) under load.
+# Measured on this project's 2-core machine (docs/build-costs.md): about 17 min from an empty
+# cache when the machine is quiet; the parts took up to 9 (control plane), 13 (node) and 5 min
+# (images) under load.
 FIRST_BUILD_NODE = (
     "pullpass demo: the first run builds everything once, about 17 to 30 minutes on 2 cores "
     "(control plane, node binaries, images); later runs take about 2 minutes."

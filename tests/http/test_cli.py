@@ -174,15 +174,15 @@ def test_pullpass_console_script_and_module_agree() -> None:
     )
 
 
-def test_readme_configuration_table_lists_every_serve_flag() -> None:
+def test_configuration_doc_lists_every_serve_flag() -> None:
     from app.shell.cli.main import build_parser, env_name
 
-    readme = (ROOT / "README.md").read_text()
+    doc = (ROOT / "docs" / "configuration.md").read_text()
     serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
     for action in serve._actions:
         for flag in action.option_strings[:1]:
             if flag != "-h":
-                assert f"| `{flag}` | `{env_name(flag)}`" in readme, flag
+                assert f"| `{flag}` | `{env_name(flag)}`" in doc, flag
 
 
 def test_explain_reports_project_scope_and_the_source() -> None:
