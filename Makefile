@@ -12,7 +12,7 @@ PYTHON313 := $(shell for p in "$$(command -v python3.13)" $$(ls -d "$${PYENV_ROO
 endif
 VENV313 := .venv-3.13
 
-.PHONY: install control-plane node tools lint test unit unit-py313 demo mutation
+.PHONY: install control-plane node tools lint chart-readme test unit unit-py313 demo mutation
 
 install: $(VENV)/.installed
 
@@ -36,17 +36,26 @@ node: control-plane
 	fi
 
 # The packaging suite's pinned tools, built before the tests: promtool alone takes longer on a
-# fresh machine than a test may. Each script is instant when its build is cached.
+# fresh machine than a test may; and lint's helm-docs. Each script is instant when its build is
+# cached.
 tools:
 	scripts/helm >/dev/null
+	scripts/helm-docs >/dev/null
 	scripts/promtool >/dev/null
 	scripts/tools >/dev/null
 	scripts/crds >/dev/null
 
+# The last step builds the pinned helm-docs on first use (Go: about 40 s of CPU with empty caches)
+# and fails when the chart README is not what `make chart-readme` writes from values.yaml.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app
+	scripts/chart-readme --check
+
+# The chart README's values table, from the `# --` comment above each key of values.yaml.
+chart-readme:
+	scripts/chart-readme
 
 test: install node tools unit-py313
 	$(BIN)/pytest -p no:cacheprovider
