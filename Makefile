@@ -32,7 +32,7 @@ node: control-plane
 	@if [ "$$(id -u)" = 0 ]; then \
 	  scripts/host-packages && scripts/node && scripts/images; \
 	else \
-	  echo "make node: not root, so no real node is built (tests/e2e_node needs root)"; \
+	  echo "make node: not root, so no real node is built (tests/e2e/node needs root)"; \
 	fi
 
 # The packaging suite's pinned tools, built before the tests: promtool alone takes longer on a
@@ -58,13 +58,13 @@ chart-readme:
 	scripts/chart-readme
 
 test: install node tools unit-py313
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest
 
 unit: install
-	$(BIN)/pytest -p no:cacheprovider tests/unit tests/http
+	$(BIN)/pytest tests/unit tests/web
 
 unit-py313: $(VENV313)/.installed
-	$(VENV313)/bin/pytest -p no:cacheprovider tests/unit tests/http
+	$(VENV313)/bin/pytest tests/unit tests/web
 
 $(VENV313)/.installed: pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "make: python3.13 not found (not on PATH, not in pyenv); install it or set PYTHON313=/path/to/python3.13" >&2; exit 1; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pullpass through a real control plane (issue 6, items 3 and 4): index scale and path cost.
+"""pullpass through a real control plane: index scale and path cost.
 
 `bench.py scale` measures the index through `serve --objects`; these two commands measure what
 only a real kube-apiserver can show: the paged list/watch at 10,000 namespaces and 50,000

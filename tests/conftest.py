@@ -4,19 +4,14 @@ node suite (a real kubelet) also gets `node`, and builds the node first."""
 from pathlib import Path
 
 import pytest
-from e2e.fixtures import prebuild
-from e2e_node.fixtures import MEASURED
-from e2e_node.fixtures import prebuild as prebuild_node
+
+from tests.e2e.node.fixtures import MEASURED
+from tests.e2e.node.fixtures import prebuild as prebuild_node
+from tests.kit.control_plane import prebuild
 
 HERE = Path(__file__).parent
-CONTROL_PLANE_SUITES = [
-    HERE / "e2e",
-    HERE / "e2e_scope",
-    HERE / "e2e_chart",
-    HERE / "e2e_policy",
-    HERE / "e2e_node",
-]
-NODE_SUITES = [HERE / "e2e_node"]
+CONTROL_PLANE_SUITES = [HERE / "e2e"]
+NODE_SUITES = [HERE / "e2e" / "node"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

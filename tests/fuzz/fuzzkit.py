@@ -15,7 +15,6 @@ from typing import Any
 
 import jsonpatch
 import orjson
-from support import namespace, secret
 
 from app.core.admission.decode import BadReview, decode
 from app.core.admission.handle import handle
@@ -24,6 +23,7 @@ from app.shell.cluster.index import Index
 from app.shell.cluster.objects import load_snapshot
 from app.shell.telemetry import metrics
 from app.shell.web.server import review_bytes
+from tests.kit.objects import namespace, secret
 
 PASSWORDS = ("fz-pw-quay-19af", "fz-pw-hub-77c0", "fz-pw-glob-3e5d", "fz-pw-src-a0b1")
 ENABLED = {"pullpass.io/inject": "enabled", "pullpass.io/project": "p1"}

@@ -15,14 +15,14 @@ from typing import Any
 
 import jsonpatch
 import pytest
-from fuzzkit import NAMESPACES, build_index, check_body, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import pod, review
 
 from app.core.admission.decode import decode
 from app.core.admission.handle import handle
 from app.shell.cluster.index import Index
+from tests.fuzz.fuzzkit import NAMESPACES, build_index, check_body, examples
+from tests.kit.objects import pod, review
 
 SETTINGS: dict[str, Any] = {
     "deadline": None,

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from raw_http import closed_by_server, read_response, request_bytes
-from support import free_port, namespace, pod, review, secret, serving
 
 from app.shell.web.protocol import MAX_HEADER_BYTES, READ_TIMEOUT
+from localcluster.processes import free_port
+from tests.kit.objects import namespace, pod, review, secret
+from tests.kit.raw_http import closed_by_server, read_response, request_bytes
+from tests.kit.serving import serving
 
 PASSWORDS = ("lim-pw-quay-5a1f", "lim-pw-hub-c3d9", "lim-pw-glob-8e02")
 OBJECTS = [

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests.packaging.render import ToolMissing, helm_binary, promtool_binary, tools_bin
+from tests.kit.chart import ToolMissing, helm_binary, promtool_binary, tools_bin
 
 T = TypeVar("T")
 

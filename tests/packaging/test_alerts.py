@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.packaging.render import CHART, Manifest, one, render
+from tests.kit.chart import CHART, Manifest, one, render
 
 HERE = Path(__file__).parent
 CASES = HERE / "alerts.promtool.yaml"

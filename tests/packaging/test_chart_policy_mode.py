@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.core.policy.manifests import manifests
-from tests.packaging.render import CHART, NAMESPACE, RELEASE, Manifest, container, find, one, render
+from tests.kit.chart import CHART, NAMESPACE, RELEASE, Manifest, container, find, one, render
 
 pytestmark = pytest.mark.timeout(1800)
 

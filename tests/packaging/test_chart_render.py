@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from app.shell.cli import main as cli
-from tests.packaging.render import (
+from tests.kit.chart import (
     CHART,
     NAMESPACE,
     RELEASE,

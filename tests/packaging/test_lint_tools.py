@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.packaging.render import ROOT, render_text
+from tests.kit.chart import ROOT, render_text
 
 pytestmark = pytest.mark.timeout(1800)
 

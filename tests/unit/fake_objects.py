@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from fake_call import Page
 from kubernetes.client.exceptions import ApiException
+
+from tests.unit.fake_call import Page
 
 Key = tuple[str, str]
 REASONS = {403: "Forbidden", 404: "NotFound", 409: "Conflict", 500: "InternalError"}

@@ -10,6 +10,7 @@ from app.core.credentials.credential import Credential
 from app.core.credentials.match import MatchTable
 from app.core.credentials.scope import Scoped
 from app.core.credentials.serviceaccount import ServiceAccountInfo, ordinary
+from tests.kit.objects import pod
 
 
 def scoped(name: str, key: str, scope: str = "namespace") -> Scoped:
@@ -39,32 +40,8 @@ class View:
 VIEW = View()
 
 
-def pod(
-    *images: str,
-    namespace: str = "a",
-    secrets: tuple[str, ...] = (),
-    waiting: dict[str, str] | None = None,
-    owner: dict[str, Any] | None = None,
-    labels: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    containers = [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]
-    statuses = [
-        {"name": name, "image": "ignored", "state": {"waiting": {"reason": reason}}}
-        for name, reason in (waiting or {}).items()
-    ]
-    metadata: dict[str, Any] = {"name": "p", "namespace": namespace, "labels": labels or {}}
-    if owner is not None:
-        metadata["ownerReferences"] = [owner]
-    return {
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": {"containers": containers, "imagePullSecrets": [{"name": s} for s in secrets]},
-        "status": {"containerStatuses": statuses},
-    }
-
-
 def test_pod_lacking_credentials_gets_them_in_table_order() -> None:
-    row = audit_object(pod("gcr.io/x/y", "quay.io/a/b"), VIEW)
+    row = audit_object(pod("a", "gcr.io/x/y", "quay.io/a/b"), VIEW)
     assert row == {
         "namespace": "a",
         "name": "p",
@@ -75,43 +52,43 @@ def test_pod_lacking_credentials_gets_them_in_table_order() -> None:
 
 
 def test_credentials_already_listed_are_not_reported() -> None:
-    row = audit_object(pod("gcr.io/x/y", "quay.io/a/b", secrets=("quay",)), VIEW)
+    row = audit_object(pod("a", "gcr.io/x/y", "quay.io/a/b", pull_secrets=("quay",)), VIEW)
     assert row is not None
     assert row["add"] == ["g"]
 
 
 def test_controller_owner_only() -> None:
     rs = {"kind": "ReplicaSet", "name": "web-1", "controller": True}
-    assert audit_object(pod("nginx", owner=rs), VIEW)["owner"] == "ReplicaSet/web-1"  # type: ignore[index]
+    assert audit_object(pod("a", "nginx", owner=rs), VIEW)["owner"] == "ReplicaSet/web-1"  # type: ignore[index]
     other = {"kind": "ConfigMap", "name": "x"}
-    assert audit_object(pod("nginx", owner=other), VIEW)["owner"] is None  # type: ignore[index]
+    assert audit_object(pod("a", "nginx", owner=other), VIEW)["owner"] is None  # type: ignore[index]
 
 
 @pytest.mark.parametrize("reason", ["ErrImagePull", "ImagePullBackOff"])
 def test_pull_failing_on_an_image_a_missing_credential_serves(reason: str) -> None:
-    row = audit_object(pod("nginx", "quay.io/a/b", waiting={"c1": reason}), VIEW)
+    row = audit_object(pod("a", "nginx", "quay.io/a/b", waiting={"c1": reason}), VIEW)
     assert row is not None
     assert row["pullFailing"] is True
 
 
 def test_not_pull_failing_when_the_failing_image_has_no_missing_credential() -> None:
     # c0 (nginx) fails, but no credential serves Docker Hub; quay is missing but c1 is fine.
-    row = audit_object(pod("nginx", "quay.io/a/b", waiting={"c0": "ImagePullBackOff"}), VIEW)
+    row = audit_object(pod("a", "nginx", "quay.io/a/b", waiting={"c0": "ImagePullBackOff"}), VIEW)
     assert row is not None
     assert (row["add"], row["pullFailing"]) == (["quay"], False)
 
 
 def test_not_pull_failing_for_other_waiting_reasons_or_listed_credentials() -> None:
-    creating = pod("quay.io/a/b", waiting={"c0": "ContainerCreating"})
+    creating = pod("a", "quay.io/a/b", waiting={"c0": "ContainerCreating"})
     assert audit_object(creating, VIEW)["pullFailing"] is False  # type: ignore[index]
-    listed = pod("quay.io/a/b", secrets=("quay",), waiting={"c0": "ErrImagePull"})
+    listed = pod("a", "quay.io/a/b", pull_secrets=("quay",), waiting={"c0": "ErrImagePull"})
     assert audit_object(listed, VIEW)["pullFailing"] is False  # type: ignore[index]
 
 
 def test_pod_that_opts_out_and_namespace_not_enabled_get_nothing() -> None:
-    opted_out = pod("quay.io/a/b", labels={"pullpass.io/inject": "disabled"})
+    opted_out = pod("a", "quay.io/a/b", labels={"pullpass.io/inject": "disabled"})
     assert audit_object(opted_out, VIEW)["add"] == []  # type: ignore[index]
-    assert audit_object(pod("quay.io/a/b", namespace="off"), VIEW)["add"] == []  # type: ignore[index]
+    assert audit_object(pod("off", "quay.io/a/b"), VIEW)["add"] == []  # type: ignore[index]
 
 
 def template(image: str) -> dict[str, Any]:
@@ -184,7 +161,7 @@ def test_other_kinds_are_not_audited() -> None:
             "Deployment default/d: spec.template must be an object",
         ),
         (
-            {**pod("quay.io/a/b"), "status": {"containerStatuses": {}}},
+            {**pod("a", "quay.io/a/b"), "status": {"containerStatuses": {}}},
             "Pod a/p: status.containerStatuses must be a list",
         ),
     ],
@@ -211,7 +188,8 @@ def test_not_pull_failing_when_the_failing_image_is_served_by_a_listed_credentia
     # The quay image fails though quay is listed (a wrong password, not pullpass's business);
     # g is missing but its image pulls fine.
     row = audit_object(
-        pod("quay.io/a/b", "gcr.io/x", secrets=("quay",), waiting={"c0": "ErrImagePull"}), VIEW
+        pod("a", "quay.io/a/b", "gcr.io/x", pull_secrets=("quay",), waiting={"c0": "ErrImagePull"}),
+        VIEW,
     )
     assert row is not None
     assert (row["add"], row["pullFailing"]) == (["g"], False)

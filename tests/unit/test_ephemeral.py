@@ -2,12 +2,11 @@
 
 from typing import Any
 
-from support import pod
-
 from app.core.admission.handle import WARNING_LIMIT, handle
 from app.core.credentials.credential import Credential, NamespaceInfo
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster.index import Index
+from tests.kit.objects import pod
 
 NS = "a"
 INDEX = Index(ScopeSettings("home"), fixed=True)

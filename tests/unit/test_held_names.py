@@ -4,12 +4,12 @@ import base64
 from typing import Any
 
 from kubernetes import client
-from support import namespace, secret
 
 from app.core.credentials.credential import namespace_from_object
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster.feed import OTHER_TYPES, Feed
 from app.shell.cluster.index import Index
+from tests.kit.objects import namespace, secret
 
 HOME = "pullpass-system"
 SOURCE = secret(HOME, "shared", {"q.example": ("u", "p")}, labels={"pullpass.io/project": "p"})

@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 from kubernetes import client
-from support import secret
 
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster.feed import Feed
 from app.shell.cluster.index import Index
+from tests.kit.objects import secret
 
 PASSWORD = "hunter2-0a9f7c"
 USER = "robot-user-77"

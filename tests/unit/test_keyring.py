@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from support import case_id
 
 from app.core.images.go_glob import BadPattern, _decode_rune, glob, path_match
 from app.core.images.go_url import parse_url, split_url
@@ -21,6 +20,7 @@ from app.core.images.keyring import (
     parse_key,
 )
 from app.core.images.reference import parse_image
+from tests.kit.objects import case_id
 
 CASES: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "data" / "keyring_cases.json").read_text(encoding="utf-8")

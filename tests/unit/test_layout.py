@@ -140,13 +140,35 @@ def test_nothing_outside_tests_imports_tests() -> None:
     ]
     assert any(p.parts[-2] == "scripts" for p in sources)
     offenders = []
-    # tests/ is on pytest's path, so its suites import as top-level names (`e2e`, `e2e_scope`);
-    # `http` is one too, but there it is the standard library's.
-    suites = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir()} | {"tests"}
-    suites -= set(sys.stdlib_module_names)
     for path in sources:
         text = path.read_text()
         roots = {i.split(".")[0] for i in imports_of(path)}
-        if roots & suites or '/ "tests"' in text:
+        if "tests" in roots or '/ "tests"' in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_tests_import_their_helpers_one_way() -> None:
+    """Tests import helpers by their full name (`tests.kit.objects`), and a suite reaches another
+    suite's helpers only through tests/kit: a bare `from support import` depends on which
+    directory happens to be on the path, and a suite reaching into another's files couples them."""
+    tests = ROOT / "tests"
+    local = {p.stem for p in tests.rglob("*.py")} | {p.name for p in tests.rglob("*") if p.is_dir()}
+    local -= {"tests", "__init__", "conftest"} | set(sys.stdlib_module_names)
+    bare, crossing = [], []
+    for path in tests.rglob("*.py"):
+        where = path.relative_to(ROOT)
+        suite = ".".join(where.parts[:3] if where.parts[1] == "e2e" else where.parts[:2])
+        for module in imports_of(path):
+            root = module.split(".")[0]
+            if root in local:
+                bare.append(f"{where}: {module}")
+            inner = module.removesuffix(".py")
+            if (
+                root == "tests"
+                and not inner.startswith(("tests.kit", suite))
+                and where != Path("tests/conftest.py")
+            ):
+                crossing.append(f"{where}: {module}")
+    assert bare == [], "import test helpers as tests.<suite>.<module>"
+    assert crossing == [], "share a helper across suites through tests/kit"

@@ -11,7 +11,6 @@ from typing import Any
 import jsonpatch
 import pytest
 from kubernetes import client
-from support import pod
 
 from app.core.admission.handle import WARNING_LIMIT, handle
 from app.core.admission.patch import ANNOTATIONS_LIMIT
@@ -24,6 +23,7 @@ from app.core.credentials.serviceaccount import (
 )
 from app.shell.cluster.feed import Feed
 from app.shell.cluster.index import Index
+from tests.kit.objects import pod
 
 NS = "a"
 IMAGES = ("quay.io/team/app:1", "ghcr.io/org/tool:2")

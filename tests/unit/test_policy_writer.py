@@ -10,10 +10,8 @@ import logging
 import threading
 
 import pytest
-from fake_objects import FakeObjects, forbidden, namespace_gone, refusal, terminating
 from kubernetes import client
 from prometheus_client import REGISTRY
-from support import wait_for
 
 from app.core.credentials.credential import Credential, NamespaceInfo
 from app.core.credentials.scope import ScopeSettings
@@ -21,6 +19,8 @@ from app.shell.cluster import policy_writer
 from app.shell.cluster.index import Index
 from app.shell.cluster.leader_work import LeaderSetup
 from app.shell.cluster.policy_writer import PolicyWriter, wanted
+from tests.kit.eventually import eventually
+from tests.unit.fake_objects import FakeObjects, forbidden, namespace_gone, refusal, terminating
 
 ENABLED = {"pullpass.io/inject": "enabled"}
 TYPE = "kubernetes.io/dockerconfigjson"
@@ -143,10 +143,10 @@ def test_the_leader_retries_only_the_refused_object_a_moment_later(
     writer = writer_on(cluster("a", "b", "c"), fake)
     writer.start()
     try:
-        wait_for(lambda: written(fake) == {"home", "a", "c"}, 10, "the first pass")
-        wait_for(lambda: fake.verbs("b").count("create") >= 2, 10, "a retry")
+        eventually(lambda: written(fake) == {"home", "a", "c"}, 10, "the first pass")
+        eventually(lambda: fake.verbs("b").count("create") >= 2, 10, "a retry")
         del fake.refuse["b"]
-        wait_for(lambda: "b" in written(fake), 10, "the refused object written")
+        eventually(lambda: "b" in written(fake), 10, "the refused object written")
     finally:
         writer.leading.clear()  # the thread idles, waiting for the Lease
     assert fake.verbs("") == ["list"], "all objects are listed once, on taking the Lease"

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support import case_id
 
 from app.core.images.reference import ImageName, parse_image, parse_reference
+from tests.kit.objects import case_id
 
 CASES: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "data" / "reference_cases.json").read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ pod stops failing or is replaced under the same name."""
 from typing import Any
 
 from app.shell.cluster.repair import StuckPods
+from tests.kit import objects
 
 
 class Clock:
@@ -15,12 +16,12 @@ class Clock:
 
 
 def pod(name: str, reason: str | None = "ImagePullBackOff", uid: str = "u1") -> dict[str, Any]:
-    state = {"waiting": {"reason": reason}} if reason else {"running": {}}
-    return {
-        "metadata": {"namespace": "a", "name": name, "uid": uid, "managedFields": [{}]},
-        "spec": {"containers": [{"name": "c", "image": "quay.io/x:1"}]},
-        "status": {"containerStatuses": [{"name": "c", "image": "quay.io/x:1", "state": state}]},
-    }
+    """A pod as a watch delivers it, managedFields included (what the stuck set must drop)."""
+    manifest = objects.pod("a", "quay.io/x:1", name=name, uid=uid, waiting={"c0": reason or ""})
+    if reason is None:
+        manifest["status"]["containerStatuses"][0]["state"] = {"running": {}}
+    manifest["metadata"]["managedFields"] = [{}]
+    return manifest
 
 
 def since(pods: StuckPods) -> dict[str, float]:

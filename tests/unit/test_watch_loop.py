@@ -5,7 +5,6 @@ SPEC "Health": `/readyz` fails until the first full list is in. The loop's readi
 feed's `ready()`, with the first list held open on its second page.
 """
 
-from fake_call import Applied, Fail, FakeCall, Gate, Page, Stream, event, item, run, watcher
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -15,6 +14,18 @@ from app.shell.cluster import reflector
 from app.shell.cluster.feed import Feed
 from app.shell.cluster.index import Index
 from app.shell.cluster.reflector import Watcher
+from tests.unit.fake_call import (
+    Applied,
+    Fail,
+    FakeCall,
+    Gate,
+    Page,
+    Stream,
+    event,
+    item,
+    run,
+    watcher,
+)
 
 
 def test_a_list_is_read_page_by_page_and_the_watch_starts_at_its_version() -> None:

@@ -1,0 +1,87 @@
+"""Policy mode's warnings (ValidatingAdmissionPolicies, `Warn`) against the webhook's.
+
+An image whose registry has a credential somewhere in the cluster but none in scope gets the
+webhook's text, once per registry, in image order. The API server puts its own prefix before a
+policy's message ("Validation failed for ValidatingAdmissionPolicy '...' with binding '...': "),
+so the comparison reads from `pullpass: ` on.
+"""
+
+from app.shell.cluster.index import Index
+from tests.e2e.policy.fixtures import (
+    CREDENTIALS_NAMESPACE,
+    Object,
+    PolicyCluster,
+    as_list,
+    namespace,
+    secret,
+)
+from tests.e2e.policy.test_matching_tables import keyring_cases
+from tests.kit.objects import pod
+
+
+def policy_warnings(cluster: PolicyCluster, manifest: Object) -> list[str]:
+    done = cluster.kubectl(
+        "create", "--dry-run=server", "-o", "name", "-f", "-", input=as_list([manifest])
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("Warning:")]
+    return [line[line.index("pullpass: ") :] for line in lines if "pullpass: " in line]
+
+
+def webhook_warnings(cluster: PolicyCluster, manifest: Object, index: Index) -> list[str]:
+    return cluster.webhook_report(manifest, index)["warnings"]
+
+
+def test_keyring_cases_warn_as_the_webhook(policy_mode: PolicyCluster) -> None:
+    """Each keyring namespace holds its own keys; every other namespace's keys are elsewhere."""
+    cases = keyring_cases()
+    objects: list[Object] = []
+    for i, (keys, _) in enumerate(cases):
+        ns = f"pm-warn-{i:03d}"
+        objects += [namespace(ns), *(secret(ns, f"k{j}", key) for j, key in enumerate(keys))]
+    policy_mode.write(objects)
+    index = policy_mode.index()
+    warned = 0
+    for i, (_, image) in enumerate(cases):
+        others = [other for _, other in cases[i + 1 : i + 4]]
+        manifest = pod(f"pm-warn-{i:03d}", image, *others, name="p")
+        want = webhook_warnings(policy_mode, manifest, index)
+        assert policy_warnings(policy_mode, manifest) == want, manifest["spec"]
+        warned += bool(want)
+    print(f"warnings: {len(cases)} pods agree, {warned} warned")
+    assert warned > len(cases) // 2
+
+
+def test_shared_rules_warn_and_truncate(policy_mode: PolicyCluster) -> None:
+    long_registry = "r" * 60 + ".registry.example"
+    policy_mode.write(
+        [
+            namespace("pm-warn-elsewhere", enabled=False),
+            secret("pm-warn-elsewhere", "hub", "https://index.docker.io/v1/", long_registry),
+            namespace("pm-warn-shared"),
+            secret(
+                CREDENTIALS_NAMESPACE,
+                "everyone",
+                "quay.io",
+                labels={"pullpass.io/scope": "cluster"},
+            ),
+        ]
+    )
+    index = policy_mode.index()
+    manifest = pod(
+        "pm-warn-shared", "quay.io/a:1", "nginx", f"{long_registry}/x", "nginx:2", name="p"
+    )
+    want = webhook_warnings(policy_mode, manifest, index)
+    assert len(want) == 2
+    assert policy_warnings(policy_mode, manifest) == want
+    opted_out = {
+        **manifest,
+        "metadata": {**manifest["metadata"], "labels": {"pullpass.io/inject": "disabled"}},
+    }
+    assert policy_warnings(policy_mode, opted_out) == []
+    # The same opt-out keeps the mutating policies away, as the webhook's object selector does.
+    assert policy_mode.secrets_of(manifest) == ["everyone"]
+    assert policy_mode.secrets_of(opted_out) == []
+    # The webhook is not called there (explain's report only says the namespace is not enabled).
+    disabled = pod("pm-warn-elsewhere", "ghcr.io/x:1", "nginx", name="p")
+    assert policy_warnings(policy_mode, disabled) == []
+    assert policy_mode.secrets_of(disabled) == []  # its own hub credential is not injected

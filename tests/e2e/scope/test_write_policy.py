@@ -1,0 +1,173 @@
+"""The chart's Secret-write policy confines pullpass's own token, where RBAC cannot.
+
+The suite's fixtures apply the chart's ValidatingAdmissionPolicy with its RBAC, so every other
+scope test already replicates under it. Here pullpass's own token (the kubeconfig the replicas
+run with) tries what RBAC allows it but its job never needs, and each attempt must be refused by
+the policy, not by RBAC; and a copy's whole life (create, update on rotation, delete) still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from localcluster.kubectl import Kubectl
+from localcluster.webhook import Pullpass
+from tests.e2e.scope.installation import Installation
+from tests.e2e.scope.sources import (
+    MANAGED_BY,
+    PROJECT,
+    apply_registry_secret,
+    get_secret,
+    wait_copies,
+    wait_no_copies,
+)
+from tests.kit.eventually import eventually
+from tests.kit.kubectl import Passwords, create_namespace, docker_registry_secret, unique
+
+REGISTRY = "policy.registry.example"
+DENIED = "ValidatingAdmissionPolicy 'pullpass-secret-writes'"
+
+
+def _token(installation: Installation) -> Kubectl:
+    """kubectl as pullpass itself: the chart's ServiceAccount token."""
+    return Kubectl(installation.kubeconfig)
+
+
+def _refused(done: subprocess.CompletedProcess[str]) -> None:
+    """The API server refused the write, and it was the policy, not RBAC, that did."""
+    assert done.returncode != 0, f"the write was allowed: {done.stdout}"
+    assert DENIED in done.stderr, done.stderr
+
+
+def _put(token: Kubectl, secret: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """A PUT (update), the one write verb besides create and delete the ClusterRole grants."""
+    return token("replace", "-f", "-", input=json.dumps(secret), check=False)
+
+
+def _secret_json(namespace: str, name: str, labels: dict[str, str], kind: str) -> str:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "type": kind,
+        "data": {".dockerconfigjson": "eyJhdXRocyI6e319"} if "docker" in kind else {},
+    }
+    return json.dumps(secret)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def in_force(kubectl: Kubectl, installation: Installation) -> None:
+    """The API server loads a new policy asynchronously: wait until it refuses a dry run."""
+    namespace = create_namespace(kubectl, unique("probe"), enabled=False)
+    body = _secret_json(namespace, "probe", {}, "Opaque")
+    token = _token(installation)
+    eventually(
+        lambda: (
+            DENIED in token("create", "--dry-run=server", "-f", "-", input=body, check=False).stderr
+        ),
+        30,
+        "the Secret write policy in force",
+        every=0.3,
+    )
+
+
+def test_the_policy_is_installed_and_bound(kubectl: Kubectl, pullpass: Pullpass) -> None:
+    binding = kubectl.json("get", "validatingadmissionpolicybinding", "pullpass-secret-writes")
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    policy = kubectl.json("get", "validatingadmissionpolicy", "pullpass-secret-writes")
+    # The API server compiled every expression: a type error would refuse every write.
+    assert not (policy.get("status", {}).get("typeChecking") or {}).get("expressionWarnings")
+
+
+def test_pullpass_cannot_overwrite_or_delete_a_tenant_secret(
+    kubectl: Kubectl, pullpass: Pullpass, installation: Installation, passwords: Passwords
+) -> None:
+    namespace = create_namespace(kubectl, unique("tenant"))
+    docker_registry_secret(kubectl, passwords, namespace, "theirs", REGISTRY)
+    before = get_secret(kubectl, namespace, "theirs")
+    assert before is not None
+    token = _token(installation)
+    for verb in ("update", "delete"):
+        allowed = token("auth", "can-i", verb, "secrets/theirs", "-n", namespace).stdout.strip()
+        assert allowed == "yes", f"RBAC should allow {verb}: the policy is what refuses it"
+
+    overwritten = json.loads(json.dumps(before))
+    overwritten["data"][".dockerconfigjson"] = "eyJhdXRocyI6e319"
+    _refused(_put(token, overwritten))
+    # Adding the managed-by label does not make it pullpass's: before the write it was not.
+    taken = json.loads(json.dumps(before))
+    taken["metadata"].setdefault("labels", {})[MANAGED_BY] = "pullpass"
+    _refused(_put(token, taken))
+    _refused(token("delete", "secret", "theirs", "-n", namespace, check=False))
+
+    after = get_secret(kubectl, namespace, "theirs")
+    assert after is not None
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_pullpass_creates_only_labelled_registry_credentials(
+    kubectl: Kubectl, pullpass: Pullpass, installation: Installation
+) -> None:
+    namespace = create_namespace(kubectl, unique("tenant"))
+    token = _token(installation)
+    managed = {MANAGED_BY: "pullpass"}
+    dockerconfig = "kubernetes.io/dockerconfigjson"
+    for name, labels, kind in (
+        ("unlabelled", {}, dockerconfig),
+        ("not-a-credential", managed, "Opaque"),
+    ):
+        body = _secret_json(namespace, name, labels, kind)
+        _refused(token("create", "-f", "-", input=body, check=False))
+        assert get_secret(kubectl, namespace, name) is None
+    # The control: what a copy looks like is allowed, so the refusals above are the policy's.
+    body = _secret_json(namespace, "like-a-copy", managed, dockerconfig)
+    token("create", "-f", "-", input=body)
+    # A labelled Secret without a source is an orphan copy: the replicator deletes it itself.
+    token("delete", "secret", "like-a-copy", "-n", namespace, "--ignore-not-found")
+
+
+def test_a_copy_cannot_be_taken_over_by_stripping_its_label(
+    kubectl: Kubectl, pullpass: Pullpass, installation: Installation, passwords: Passwords
+) -> None:
+    project = unique("strip")
+    namespace = create_namespace(kubectl, unique("strip"), labels={PROJECT: project})
+    name = unique("strip-reg")
+    home = installation.credentials_namespace
+    apply_registry_secret(kubectl, passwords, home, name, REGISTRY, {PROJECT: project})
+    copy = wait_copies(kubectl, home, name, {namespace})[namespace]
+    token = _token(installation)
+
+    released = json.loads(json.dumps(copy))
+    del released["metadata"]["labels"][MANAGED_BY]
+    _refused(_put(token, released))
+    still = get_secret(kubectl, namespace, name)
+    assert still is not None
+    assert still["metadata"]["labels"][MANAGED_BY] == "pullpass"
+    kubectl("delete", "secret", name, "-n", home)
+    wait_no_copies(kubectl, name, {namespace})
+
+
+def test_replication_runs_under_the_policy(
+    kubectl: Kubectl, pullpass: Pullpass, installation: Installation, passwords: Passwords
+) -> None:
+    """Create, update on rotation, delete: each write of the replicator passes the policy."""
+    project = unique("life")
+    mine = {create_namespace(kubectl, unique("life"), labels={PROJECT: project}) for _ in "ab"}
+    name = unique("life-reg")
+    home = installation.credentials_namespace
+    apply_registry_secret(kubectl, passwords, home, name, REGISTRY, {PROJECT: project})
+    first = wait_copies(kubectl, home, name, mine)
+
+    apply_registry_secret(kubectl, passwords, home, name, REGISTRY, {PROJECT: project})
+    rotated = wait_copies(kubectl, home, name, mine)
+    for namespace in mine:
+        assert rotated[namespace]["data"] != first[namespace]["data"], "the copy was not updated"
+
+    kubectl("delete", "secret", name, "-n", home)
+    wait_no_copies(kubectl, name, mine)
+    log = pullpass.component.log.read_text(errors="replace")
+    assert "pullpass-secret-writes" not in log, "the policy refused one of pullpass's writes"
