@@ -3,7 +3,7 @@
 Each test feeds `decode` + `handle` and the server's byte path (`review_bytes`) and checks the
 spec's invariants (see fuzzkit.check_body). CI runs a few thousand cases in all; the long run is
 
-    PULLPASS_FUZZ_EXAMPLES=100000 .venv/bin/pytest tests/fuzz -p no:cacheprovider -q
+    PULLPASS_FUZZ_EXAMPLES=100000 .venv/bin/pytest tests/fuzz -q
 
 which runs 100,000 cases per test (docs/performance.md records the last one).
 """

@@ -3,7 +3,7 @@
 Nothing here skips: a missing binary or a failed start fails every test that uses them with the
 reason and the component's log tail. Another suite reuses them from its own conftest.py:
 
-    from e2e.fixtures import control_plane, kubeconfig, kubectl, passwords  # noqa: F401
+    from tests.kit.control_plane import control_plane, kubeconfig, kubectl, passwords  # noqa: F401
 
 (each conftest that imports them gets its own session-scoped cluster). tests/conftest.py marks
 those suites `e2e` and calls `prebuild`.
