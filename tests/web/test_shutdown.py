@@ -23,7 +23,7 @@ from tests.kit.objects import pod, review
 from tests.kit.raw_http import closed_by_server, read_response, request_bytes
 from tests.kit.serving import PULLPASS, serving
 
-DELAY = 3  # --shutdown-delay of these servers
+DELAY = 6  # seconds of drain: long enough that a loaded machine cannot pass for "at once"
 
 
 def _connect(port: int, ca: Path) -> ssl.SSLSocket:
