@@ -30,15 +30,16 @@ control-plane:
 # saying it needs root, and `make demo` shows the control-plane result.
 node: control-plane
 	@if [ "$$(id -u)" = 0 ]; then \
-	  scripts/host-packages && scripts/node && scripts/images; \
+	  scripts/host-packages && scripts/node && scripts/images && scripts/credential-provider >/dev/null; \
 	else \
 	  echo "make node: not root, so no real node is built (tests/e2e/node needs root)"; \
 	fi
 
 # The packaging suite's pinned tools, built before the tests: promtool alone takes longer on a
-# fresh machine than a test may; and lint's helm-docs. Each script is instant when its build is
-# cached.
+# fresh machine than a test may; and lint's helm-docs; and the kubelet's credential provider
+# plugin of secretless mode, which tests/web runs. Each script is instant when its build is cached.
 tools:
+	scripts/credential-provider >/dev/null
 	scripts/helm >/dev/null
 	scripts/helm-docs >/dev/null
 	scripts/promtool >/dev/null

@@ -59,6 +59,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return ["--objects", str(out / "cluster.json"), "--objects", str(out / "workloads.yaml")]
 
 
+WEBHOOK = "webhook (copies named in imagePullSecrets)"
+
+
 def audit_json(*args: str) -> dict[str, Any]:
     result = run("audit", *args, "-o", "json", "--credentials-namespace", "pullpass-system")
     assert result.returncode == 0, result.stderr
@@ -95,7 +98,18 @@ def test_enabled_namespaces_by_default(files: list[str]) -> None:
         "workloads": [
             {"namespace": "team-a", "kind": "Deployment", "name": "web", "add": ["everyone"]}
         ],
+        "servedBy": {ns: WEBHOOK for ns in ("team-a", "team-b", "team-c")},
     }
+
+
+def test_it_says_which_mode_serves_each_namespace(files: list[str]) -> None:
+    served = audit_json(*files, "--serving", "secretless")["servedBy"]
+    assert served["team-a"].startswith("secretless (the kubelet asks pullpass")
+    result = run("audit", *files, "--credentials-namespace", "pullpass-system", "--serving", "both")
+    assert (
+        "namespace team-a served by: webhook (copies named in imagePullSecrets) and secretless"
+        in (result.stdout)
+    )
 
 
 def test_a_namespace_named_is_audited_even_when_not_enabled(files: list[str]) -> None:
@@ -112,6 +126,7 @@ def test_a_namespace_named_is_audited_even_when_not_enabled(files: list[str]) ->
             }
         ],
         "workloads": [],
+        "servedBy": {"off": WEBHOOK},
     }
     assert audit_json(*files, "-n", "off", "-n", "team-b")["pods"][1]["name"] == "elsewhere"
 

@@ -30,6 +30,7 @@ def test_explain_examples_json_contract() -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "namespace": "team-a",
+        "servedBy": "webhook (copies named in imagePullSecrets)",
         "imagePullSecrets": ["testquay"],
         "containers": [
             {

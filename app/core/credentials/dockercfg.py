@@ -68,9 +68,18 @@ def _decode(secret_type: str, field: str, encoded: str) -> tuple[str, ...]:
 
 def registry_keys_from_config(secret_type: str, payload: bytes | str) -> tuple[str, ...]:
     """As `registry_keys`, for the decoded content of the data key (e.g. from `stringData`)."""
+    return tuple(sorted({_go_text(key) for key in registry_entries(secret_type, payload)}))
+
+
+def registry_entries(secret_type: str, payload: bytes | str) -> dict[str, Any]:
+    """The registry entries of a decoded data key, each checked as the kubelet reads it.
+
+    Only secretless mode's exchange (`registry_auth`) reads what an entry holds, to answer the
+    kubelet within one request; everything else keeps only the keys.
+    """
     field = _data_key(secret_type)
     if not payload:
-        return ()
+        return {}
     document = _load(payload, field)
     if secret_type == DOCKER_CONFIG_JSON:
         entries = _auths(document, field)
@@ -78,7 +87,7 @@ def registry_keys_from_config(secret_type: str, payload: bytes | str) -> tuple[s
         entries = _object_or_null(document, f"{field} must be a JSON object")
     for entry in entries.values():
         _check_entry(entry, field)
-    return tuple(sorted({_go_text(key) for key in entries}))
+    return entries
 
 
 def _data_key(secret_type: str) -> str:
@@ -172,16 +181,37 @@ def _check_entry(entry: Any, field: str) -> None:
         raise BadDockerConfig(f"{field}: auth of a registry entry is not base64(username:password)")
 
 
+def entry_login(entry: Any) -> tuple[str, str] | None:
+    """An entry's user name and password as the kubelet reads them: `auth`, when set, wins over
+    `username` and `password`. None when the entry has neither."""
+    found: dict[str, str] = {}
+    for name, value in (entry or {}).items():
+        known = next((k for k in ("username", "password", "auth") if _folds_to(name, k)), None)
+        if known is not None and isinstance(value, str):
+            found[known] = value
+    if found.get("auth"):
+        return decode_auth(found["auth"])
+    if "username" in found or "password" in found:
+        return found.get("username", ""), found.get("password", "")
+    return None
+
+
 def _valid_auth(field: str) -> bool:
-    """`decodeDockerConfigFieldAuth`: padded or raw standard base64 (CR/LF ignored), with a ':'."""
+    return decode_auth(field) is not None
+
+
+def decode_auth(field: str) -> tuple[str, str] | None:
+    """`decodeDockerConfigFieldAuth`: padded or raw standard base64 (CR/LF ignored), with a ':';
+    the user name and password, or None where the kubelet fails."""
     data = field.replace("\r", "").replace("\n", "").encode("utf-8", "replace")
     if field.strip().endswith("="):
         try:
             decoded = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
-            return False
+            return None
     else:
         if len(data) % 4 == 1 or not _BASE64.fullmatch(data):
-            return False
+            return None
         decoded = base64.b64decode(data + b"=" * (-len(data) % 4))
-    return b":" in decoded
+    user, colon, password = decoded.decode("utf-8", "replace").partition(":")
+    return (user, password) if colon else None

@@ -21,6 +21,7 @@ from app.core.audit.report import (
     is_audited_kind,
     namespace_of,
 )
+from app.core.credentials.serving_mode import Modes, serving
 from app.shell.cli.progress import Progress
 from app.shell.cli.sources import build_index, cluster, load, reading_cluster
 from app.shell.cli.usage import UsageError
@@ -43,11 +44,19 @@ def audit(args: argparse.Namespace) -> int:
     index = build_index(args, snapshot, enable)
     with reading_cluster("audit"):
         report = _audit(objects, index, set(named))
+    served = served_by(index, named, Modes.named(args.serving))
     if args.output == "json":
-        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        out = {**report, "servedBy": served}
+        sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        sys.stdout.write(render_text(report))
+        sys.stdout.write(render_text(report, served))
     return 0
+
+
+def served_by(index: Index, named: list[str], modes: Modes) -> dict[str, str]:
+    """Which mode serves each audited namespace: the named ones, else every enabled one."""
+    names = named or sorted(n.name for n in index.namespaces() if n.enabled)
+    return {name: serving(index.namespace(name), modes) for name in names}
 
 
 def _audit(objects: Iterable[tuple[str, dict[str, Any]]], index: Index, named: set[str]) -> Report:
@@ -65,8 +74,9 @@ def _audit(objects: Iterable[tuple[str, dict[str, Any]]], index: Index, named: s
     return build_report(rows)
 
 
-def render_text(report: Report) -> str:
-    """One table, pods first, then workloads; a summary line says what would change."""
+def render_text(report: Report, served: dict[str, str]) -> str:
+    """One table, pods first, then workloads; a line per namespace says which mode serves it,
+    and a summary line what would change."""
     header = ("NAMESPACE", "KIND", "NAME", "OWNER", "WOULD ADD", "PULL FAILING")
     rows = [
         (
@@ -88,6 +98,7 @@ def render_text(report: Report) -> str:
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
         for r in [header, *rows]
     ]
+    lines.extend(f"namespace {ns} served by: {how}" for ns, how in served.items())
     pods, workloads = report["pods"], report["workloads"]
     lines.append(
         f"{sum(1 for p in pods if p['add'])} of {len(pods)} pods lack credentials "

@@ -15,6 +15,7 @@ from app.core.admission.decode import BadReview
 from app.core.admission.handle import handle
 from app.core.admission.pod import PodView, read_pod
 from app.core.admission.review import Request
+from app.core.credentials.serving_mode import WEBHOOK_ONLY, Modes, serving
 from app.shell.cli.sources import build_index, load
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.index import Index
@@ -26,7 +27,7 @@ def explain(args: argparse.Namespace) -> int:
     snapshot = load(args, "explain")
     absent = pod.namespace not in {n.name for n in snapshot.namespaces}
     index = build_index(args, snapshot, [pod.namespace] if absent else [])
-    report = build_report(pod_object, pod, index)
+    report = build_report(pod_object, pod, index, Modes.named(args.serving))
     if args.output == "json":
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -34,7 +35,9 @@ def explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_report(pod_object: dict[str, Any], pod: PodView, index: Index) -> dict[str, Any]:
+def build_report(
+    pod_object: dict[str, Any], pod: PodView, index: Index, modes: Modes = WEBHOOK_ONLY
+) -> dict[str, Any]:
     request: Request = {
         "uid": "explain",
         "kind": {"group": "", "version": "v1", "kind": "Pod"},
@@ -66,6 +69,7 @@ def build_report(pod_object: dict[str, Any], pod: PodView, index: Index) -> dict
         )
     return {
         "namespace": pod.namespace,
+        "servedBy": serving(index.namespace(pod.namespace), modes),
         "imagePullSecrets": list(verdict.added),
         "containers": containers,
         "warnings": warnings,
@@ -76,6 +80,7 @@ def render_text(report: dict[str, Any], pod: PodView, index: Index) -> str:
     table = index.table(pod.namespace)
     sources = {c.secret: c.source.ref for c in (table.credentials if table else ()) if c.copied}
     lines = [f"Pod {report['namespace']}/{pod.name or '(unnamed)'}"]
+    lines.append(f"  served by: {report['servedBy']}")
     for c in report["containers"]:
         lines.append(f"  container {c['name']}: {c['image']}")
         lines.append(f"    registry: {c['registry'] or '(invalid reference)'}")

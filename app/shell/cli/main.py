@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app.core import labels
+from app.core.credentials import serving_mode
+from app.core.credentials.exchange import DEFAULT_AUDIENCE
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.errors import ClusterConfigError
 
@@ -193,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_per_minute,
         help="repair: evictions a minute (a burst of this many, then one every 60/RATE s)",
     )
+    _credentials_options(serve)
     _option(serve, "--log-level", "info", choices=["debug", "info", "warning", "error"])
 
     explain = commands.add_parser("explain", help="show what the webhook would add to a pod")
@@ -236,7 +239,45 @@ def _source_options(parser: argparse.ArgumentParser, objects: str) -> None:
     _option(parser, "--kubeconfig", help="kubeconfig file when reading the cluster")
     parser.add_argument("--context", help="kubeconfig context when reading the cluster")
     _scope_options(parser)
+    _option(
+        parser,
+        "--serving",
+        serving_mode.WEBHOOK,
+        choices=serving_mode.CHOICES,
+        help="the modes the installation runs, to say which serves each namespace",
+    )
     parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
+
+
+def _credentials_options(serve: argparse.ArgumentParser) -> None:
+    """Secretless mode: the port the kubelets' credential provider plugin calls."""
+    _option(
+        serve,
+        "--credentials-port",
+        type=_port,
+        help="secretless mode: HTTPS port of POST /credentials (client certificate required); "
+        "unset: off",
+    )
+    _option(
+        serve,
+        "--credentials-audience",
+        DEFAULT_AUDIENCE,
+        help="secretless mode: the audience of the pod tokens the kubelet sends",
+    )
+    _option(
+        serve,
+        "--client-ca-file",
+        help="secretless mode: CA (PEM) of the cluster's client certificates, which verifies "
+        "the kubelet calling",
+    )
+    _option(
+        serve,
+        "--credentials-cache-seconds",
+        "30",
+        type=_seconds,
+        help="secretless mode: how long the kubelet may reuse an answer, so the bound within "
+        "which a rotated or revoked credential stops being used for new pulls",
+    )
 
 
 def _scope_options(parser: argparse.ArgumentParser) -> None:
@@ -266,6 +307,13 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         raise UsageError("pullpass serve: --repair needs a cluster, not --objects")
     if args.command == "serve" and args.tls_secret and not (args.webhook_config and args.service):
         raise UsageError("pullpass serve: --tls-secret needs --webhook-config and --service")
+    if args.command == "serve" and args.credentials_port is not None:
+        if args.admission != "webhook":
+            raise UsageError("pullpass serve: --credentials-port needs --admission=webhook")
+        if not args.client_ca_file:
+            raise UsageError("pullpass serve: --credentials-port needs --client-ca-file")
+        if args.objects:
+            raise UsageError("pullpass serve: --credentials-port needs a cluster, not --objects")
     if getattr(args, "rancher", False):
         args.project_label = labels.RANCHER_PROJECT
     return args

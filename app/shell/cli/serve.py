@@ -34,6 +34,8 @@ from app.shell.cluster.repair import Repairer
 from app.shell.cluster.replicator import Replicator
 from app.shell.cluster.selfcert import SelfManagedCerts
 from app.shell.telemetry import logs, metrics
+from app.shell.web.credentials import Exchange, cluster_exchange
+from app.shell.web.credentials_api import credentials_config
 from app.shell.web.drain import Drain
 from app.shell.web.protocol import KEEP_ALIVE, MAX_CONNECTIONS, guarded, raise_open_files_limit
 from app.shell.web.server import health_app, webhook_app
@@ -91,12 +93,19 @@ def serve(args: argparse.Namespace) -> int:
             "project_label": index.settings.project_label,
             "source": "objects" if args.objects else "cluster",
             "repair": args.repair,
+            "credentials_port": args.credentials_port,
         },
     )
     metrics.READY.set_function(lambda: float(ready().ready))
     raise_open_files_limit()
+    secretless = None
+    if args.credentials_port is not None and api is not None:
+        exchange = cluster_exchange(
+            api, index, args.credentials_audience, args.credentials_cache_seconds
+        )
+        secretless = (exchange, _client_verifying(args))
     # uvloop's event loop and TLS transport roughly double the reviews per second on one core.
-    uvloop.run(_run(args, index, tls, ready))
+    uvloop.run(_run(args, index, tls, ready, secretless))
     if feed is not None:
         feed.stop()
     return 0
@@ -113,6 +122,14 @@ def _tls(args: argparse.Namespace, api: ApiClient | None) -> ReloadingContext:
         return ReloadingContext(args.cert_file, args.key_file)
     except (OSError, ValueError) as error:
         raise UsageError(f"pullpass serve: cannot load the serving certificate: {error}") from None
+
+
+def _client_verifying(args: argparse.Namespace) -> ReloadingContext:
+    """Secretless mode's port: the serving certificate, and the kubelet's verified."""
+    try:
+        return ReloadingContext(args.cert_file, args.key_file, args.client_ca_file)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"pullpass serve: cannot load --client-ca-file: {error}") from None
 
 
 def _load_objects(paths: list[str], index: Index) -> None:
@@ -175,8 +192,10 @@ async def _run(
     index: Index,
     tls: ReloadingContext | None,
     ready: Callable[[], Readiness],
+    secretless: tuple[Exchange, ReloadingContext] | None = None,
 ) -> None:
-    """Health and metrics always; the HTTPS webhook only in webhook mode (`tls` given).
+    """Health and metrics always; the HTTPS webhook only in webhook mode (`tls` given); the
+    credentials port in secretless mode.
 
     The first SIGTERM or SIGINT begins the webhook port's drain and fails /readyz; the servers
     stop `--shutdown-delay` seconds later, or at a second signal.
@@ -190,14 +209,20 @@ async def _run(
     if tls is not None:
         servers.insert(0, _webhook_server(args, index, tls, drain, common))
         delay = args.shutdown_delay
+    contexts = [] if tls is None else [tls]
+    if secretless is not None:
+        exchange, verifying = secretless
+        port = args.credentials_port
+        servers.append(_Server(credentials_config(exchange, port, verifying.context, common)))
+        contexts.append(verifying)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _signalled, loop, drain, delay, servers)
-    reloader = None if tls is None else asyncio.create_task(tls.watch())
+    reloaders = [asyncio.create_task(context.watch()) for context in contexts]
     try:
         await asyncio.gather(*(server.serve() for server in servers))
     finally:
-        if reloader is not None:
+        for reloader in reloaders:
             reloader.cancel()
 
 

@@ -164,6 +164,9 @@ class Index:
         with self._lock:
             return self._resolve(namespace)
 
+    def namespace(self, name: str) -> NamespaceInfo | None:
+        return self._namespaces.get(name)
+
     def namespaces(self) -> list[NamespaceInfo]:
         with self._lock:
             return list(self._namespaces.values())

@@ -65,3 +65,15 @@ REPAIR_EVICTIONS = Counter(
     "(evicted; blocked by a PodDisruptionBudget, retried later; gone before eviction; error).",
     ["outcome"],
 )
+CREDENTIAL_ANSWERS = Counter(
+    "pullpass_credential_answers_total",
+    "Secretless mode: answers to the kubelet's credential provider, by outcome (granted, none: "
+    "no credential in scope matches, refused, bad, error) and reason.",
+    ["outcome", "reason"],
+)
+CREDENTIAL_SECONDS = Histogram(
+    "pullpass_credential_duration_seconds",
+    "Secretless mode: time to answer one credential request, TokenReview and Secret reads "
+    "included.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)

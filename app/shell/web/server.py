@@ -101,36 +101,36 @@ class WebhookApp:
         if scope["type"] != "http" or scope["path"] != "/mutate" or scope["method"] != "POST":
             await self._fallback(scope, receive, send)
             return
-        body = await _receive_body(scope, receive)
+        body = await receive_body(scope, receive)
         if body is None:
             return  # the client went away (or the read deadline closed it): nobody to answer
-        if body is _TOO_LARGE:
+        if body is TOO_LARGE:
             metrics.ADMISSIONS.labels("rejected").inc()
             message = f"request body is larger than {MAX_BODY} bytes"
             # Close the connection: the rest of the body is never read.
-            await _send(send, 413, respond.error(message), close=True)
+            await send_json(send, 413, respond.error(message), close=True)
             return
         status, out = review_bytes(body, self._view)
-        await _send(send, status, out)
+        await send_json(send, status, out)
 
 
-_TOO_LARGE = b"\x00too large"
+TOO_LARGE = b"\x00too large"
 
 
-async def _receive_body(scope: Scope, receive: Receive, limit: int = MAX_BODY) -> bytes | None:
-    """The whole body, `_TOO_LARGE` as soon as it passes `limit` (declared or counted), or None
+async def receive_body(scope: Scope, receive: Receive, limit: int = MAX_BODY) -> bytes | None:
+    """The whole body, `TOO_LARGE` as soon as it passes `limit` (declared or counted), or None
     when the client disconnects. A declared size over the limit is refused before any read."""
     for name, value in scope["headers"]:
         if name == b"content-length":
             if value.isdigit() and int(value) > limit:
-                return _TOO_LARGE
+                return TOO_LARGE
             break
     message = await receive()
     if message["type"] != "http.request":
         return None
     body: bytes = message.get("body", b"")
     if not message.get("more_body", False):
-        return _TOO_LARGE if len(body) > limit else body
+        return TOO_LARGE if len(body) > limit else body
     chunks = [body]
     size = len(body)
     while True:
@@ -140,13 +140,13 @@ async def _receive_body(scope: Scope, receive: Receive, limit: int = MAX_BODY) -
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return _TOO_LARGE
+            return TOO_LARGE
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 
 
-async def _send(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
+async def send_json(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
     headers = [_JSON_HEADER, (b"content-length", str(len(body)).encode())]
     if close:
         headers.append(_CLOSE_HEADER)

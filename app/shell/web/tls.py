@@ -18,11 +18,17 @@ log = logging.getLogger("pullpass.tls")
 
 
 class ReloadingContext:
-    def __init__(self, cert_file: str, key_file: str) -> None:
+    """`client_ca_file`: require a client certificate signed by that CA (secretless mode's port,
+    where the kubelet proves which node it is)."""
+
+    def __init__(self, cert_file: str, key_file: str, client_ca_file: str | None = None) -> None:
         self.cert_file = cert_file
         self.key_file = key_file
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if client_ca_file is not None:
+            self.context.verify_mode = ssl.CERT_REQUIRED
+            self.context.load_verify_locations(client_ca_file)
         self.context.load_cert_chain(cert_file, key_file)
         self._record_expiry()
         self._stamp = self._read_stamp()

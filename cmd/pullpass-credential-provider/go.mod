@@ -1,0 +1,3 @@
+module pullpass.local/credential-provider
+
+go 1.24
