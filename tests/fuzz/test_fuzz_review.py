@@ -23,6 +23,7 @@ from app.core.admission.handle import handle
 from app.shell.cluster.index import Index
 from tests.fuzz.fuzzkit import NAMESPACES, build_index, check_body, examples
 from tests.kit.objects import pod, review
+from tests.kit.review_fields import REVIEW_FIELDS
 
 SETTINGS: dict[str, Any] = {
     "deadline": None,
@@ -133,37 +134,6 @@ ODD_VALUES = (
     | st.just(KeyError)
 )  # KeyError: delete the field
 
-FIELDS = [
-    "apiVersion",
-    "kind",
-    "request",
-    "request.uid",
-    "request.kind",
-    "request.kind.group",
-    "request.kind.kind",
-    "request.kind.version",
-    "request.operation",
-    "request.namespace",
-    "request.name",
-    "request.dryRun",
-    "request.object",
-    "request.object.metadata",
-    "request.object.metadata.namespace",
-    "request.object.metadata.name",
-    "request.object.metadata.generateName",
-    "request.object.metadata.labels",
-    "request.object.metadata.annotations",
-    "request.object.spec",
-    "request.object.spec.containers",
-    "request.object.spec.initContainers",
-    "request.object.spec.imagePullSecrets",
-    "request.object.spec.containers.0",
-    "request.object.spec.containers.0.image",
-    "request.object.spec.containers.0.name",
-    "request.object.spec.imagePullSecrets.0",
-    "request.object.spec.imagePullSecrets.0.name",
-]
-
 
 @st.composite
 def reviews(draw: st.DrawFn) -> dict[str, Any]:
@@ -193,7 +163,7 @@ def reviews(draw: st.DrawFn) -> dict[str, Any]:
     )
     if draw(st.booleans()):
         body["request"]["namespace"] = draw(st.sampled_from(NAMESPACES))
-    mutations = st.lists(st.sampled_from(FIELDS), max_size=3)
+    mutations = st.lists(st.sampled_from(REVIEW_FIELDS), max_size=3)
     for path in draw(st.just([]) | st.just([]) | mutations):
         set_path(body, path, draw(ODD_VALUES))
     return body

@@ -24,7 +24,13 @@ from localcluster.errors import ClusterError
 from localcluster.kubectl import Kubectl
 from localcluster.webhook import Pullpass, webhook_configuration
 from tests.kit.eventually import eventually
-from tests.kit.kubectl import Passwords, create_namespace, docker_registry_secret, pull_secrets
+from tests.kit.kubectl import (
+    Passwords,
+    create_namespace,
+    docker_registry_secret,
+    dry_run_create,
+    pull_secrets,
+)
 
 WEBHOOK_NAME = "pullpass"
 CREDENTIALS_NAMESPACE = "pullpass-system"
@@ -107,9 +113,7 @@ def _wait_until_called(kubectl: Kubectl, passwords: Passwords) -> None:
     )
 
     def injected() -> bool:
-        done = kubectl(
-            "create", "--dry-run=server", "-o", "json", "-f", "-", input=pod, check=False
-        )
+        done = dry_run_create(kubectl, pod, check=False)
         return done.returncode == 0 and "probe" in pull_secrets(json.loads(done.stdout))
 
     eventually(injected, 30, "the API server to call pullpass", every=0.3)

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from subprocess import CompletedProcess
 from typing import Any
 
 from localcluster.kubectl import Kubectl
@@ -180,3 +181,11 @@ class PodStream:
 
     def created_since(self, moment: float) -> int:
         return sum(1 for at, *_ in list(self.results) if at >= moment)
+
+
+def dry_run_create(kubectl: Kubectl, manifest: str, *, check: bool = True) -> CompletedProcess[str]:
+    """`kubectl create --dry-run=server -o json`: the whole admission chain runs, nothing is
+    stored, and stdout is what the API server would have stored."""
+    return kubectl(
+        "create", "--dry-run=server", "-o", "json", "-f", "-", input=manifest, check=check
+    )

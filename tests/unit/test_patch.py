@@ -14,6 +14,7 @@ from app.core.admission.pod import PodView
 from app.core.credentials.credential import Credential, NamespaceInfo
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster.index import Index
+from tests.kit.objects import pod
 
 INDEX = Index(ScopeSettings("home"), fixed=True)
 INDEX.put_namespace(
@@ -72,17 +73,13 @@ def test_patched_pod_reviewed_again_gives_no_patch(
     existing: list[str] | None,
     annotations: dict[str, str] | None,
 ) -> None:
-    spec: dict[str, Any] = {
-        "containers": [{"name": f"c{i}", "image": im} for i, im in enumerate(images)]
-    }
-    if init:
-        spec["initContainers"] = [{"name": f"i{i}", "image": im} for i, im in enumerate(init)]
-    if existing is not None:
-        spec["imagePullSecrets"] = [{"name": n} for n in existing]
-    metadata: dict[str, Any] = {"name": "p", "namespace": "a"}
-    if annotations is not None:
-        metadata["annotations"] = dict(annotations)
-    obj = {"metadata": metadata, "spec": spec}
+    obj = pod(
+        "a",
+        *images,
+        init=tuple(init),
+        pull_secrets=existing,
+        annotations=None if annotations is None else dict(annotations),
+    )
     once, changed = apply(obj)
     twice, changed_again = apply(once)
     assert not changed_again

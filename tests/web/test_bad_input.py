@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.kit.objects import pod, review
+from tests.kit.review_fields import REVIEW_FIELDS
 from tests.kit.serving import Server
 
 
@@ -92,25 +93,7 @@ JSONISH = st.recursive(
     ),
     max_leaves=20,
 )
-FIELDS = st.sampled_from(
-    [
-        "request",
-        "request.uid",
-        "request.kind",
-        "request.kind.kind",
-        "request.kind.group",
-        "request.operation",
-        "request.namespace",
-        "request.object",
-        "request.object.metadata",
-        "request.object.metadata.labels",
-        "request.object.metadata.annotations",
-        "request.object.spec",
-        "request.object.spec.containers",
-        "request.object.spec.initContainers",
-        "request.object.spec.imagePullSecrets",
-    ]
-)
+FIELDS = st.sampled_from(REVIEW_FIELDS)
 
 
 @settings(

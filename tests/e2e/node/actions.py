@@ -14,7 +14,9 @@ import yaml
 
 from localcluster.kubectl import Kubectl
 from localcluster.release import Release
+from tests.kit import objects
 from tests.kit.eventually import eventually
+from tests.kit.kubectl import dry_run_create, pull_secrets
 
 # The kubelet's event when a pull succeeded, and containerd 2's refusal without credentials.
 PULLED = "Successfully pulled image"
@@ -41,20 +43,12 @@ def busybox_pod(
 ) -> dict[str, Any]:
     """A pod that prints `message` and stays Running: no imagePullSecrets unless given."""
     text = message or f"hello from {namespace}/{name}"
-    spec: dict[str, Any] = {
-        "terminationGracePeriodSeconds": 0,
-        "containers": [
-            {"name": "app", "image": image, "command": ["sh", "-c", f"echo {text}; sleep 3600"]}
-        ],
-    }
-    if pull_secrets is not None:
-        spec["imagePullSecrets"] = [{"name": s} for s in pull_secrets]
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
-        "spec": spec,
-    }
+    manifest = objects.pod(namespace, image, name=name, labels=labels, pull_secrets=pull_secrets)
+    manifest["spec"]["terminationGracePeriodSeconds"] = 0
+    manifest["spec"]["containers"][0].update(
+        name="app", command=["sh", "-c", f"echo {text}; sleep 3600"]
+    )
+    return manifest
 
 
 def deployment(namespace: str, name: str, image: str, replicas: int) -> dict[str, Any]:
@@ -93,10 +87,16 @@ def create_registry_secret(
     """`kubectl create secret docker-registry`, as the Rancher docs show it. `update`: create or
     update it the usual way, `create --dry-run -o yaml | apply`."""
     args = [
-        "create", "secret", "docker-registry", name, "-n", namespace,
-        f"--docker-server={server}", f"--docker-username={user}",
+        "create",
+        "secret",
+        "docker-registry",
+        name,
+        "-n",
+        namespace,
+        f"--docker-server={server}",
+        f"--docker-username={user}",
         f"--docker-password={password}",
-    ]  # fmt: skip
+    ]
     if not update:
         kubectl(*args)
         return
@@ -115,10 +115,6 @@ def pods_of(kubectl: Kubectl, namespace: str, selector: str) -> list[dict[str, A
     return pods
 
 
-def pull_secret_names(pod: dict[str, Any]) -> list[str]:
-    return [ref["name"] for ref in pod["spec"].get("imagePullSecrets") or []]
-
-
 def waiting_reasons(pod: dict[str, Any]) -> list[str]:
     statuses = pod.get("status", {}).get("containerStatuses") or []
     return [
@@ -128,7 +124,7 @@ def waiting_reasons(pod: dict[str, Any]) -> list[str]:
 
 def still_stuck(pod: dict[str, Any]) -> bool:
     """Admitted without a credential and failing to pull."""
-    return not pull_secret_names(pod) and bool(set(waiting_reasons(pod)) & set(PULL_FAILURES))
+    return not pull_secrets(pod) and bool(set(waiting_reasons(pod)) & set(PULL_FAILURES))
 
 
 def events(kubectl: Kubectl, namespace: str, name: str | None = None) -> list[str]:
@@ -191,7 +187,7 @@ def wait_injected(kubectl: Kubectl, manifest: Path, secret: str, timeout: float 
         if done.returncode == 0:
             answer = json.loads(done.stdout)
             items = answer.get("items", [answer])
-            if all(secret in pull_secret_names(item) for item in items if item["kind"] == "Pod"):
+            if all(secret in pull_secrets(item) for item in items if item["kind"] == "Pod"):
                 return
         if time.monotonic() > deadline:
             raise AssertionError(
@@ -210,11 +206,8 @@ def wait_serving(
     pod = busybox_pod(namespace, "dry-run", image)
     deadline = time.monotonic() + timeout
     while True:
-        done = kubectl(
-            "create", "--dry-run=server", "-o", "json", "-f", "-",
-            input=json.dumps(pod), check=False,
-        )  # fmt: skip
-        if done.returncode == 0 and secret in pull_secret_names(json.loads(done.stdout)):
+        done = dry_run_create(kubectl, json.dumps(pod), check=False)
+        if done.returncode == 0 and secret in pull_secrets(json.loads(done.stdout)):
             return
         if time.monotonic() > deadline:
             raise AssertionError(
@@ -263,7 +256,7 @@ def outage(
     pods = eventually(all_web_pods, 60, "the Deployment's pods")
     for name in ["bare", *(p["metadata"]["name"] for p in pods)]:
         pod, _ = wait_pull_failure(kubectl, namespace, name)
-        assert pull_secret_names(pod) == [], name
+        assert pull_secrets(pod) == [], name
 
     pullpass.scale(2)
     pullpass.wait_ready(2)

@@ -12,12 +12,12 @@ from tests.e2e.node.actions import (
     busybox_pod,
     create_registry_secret,
     events,
-    pull_secret_names,
     wait_injected,
     wait_running,
     write_manifest,
 )
 from tests.e2e.node.fixtures import Namespaces
+from tests.kit.kubectl import pull_secrets
 
 
 def test_pod_without_pull_secrets_pulls_with_the_injected_credential(
@@ -42,7 +42,7 @@ def test_pod_without_pull_secrets_pulls_with_the_injected_credential(
     kubectl("apply", "-f", str(pod_yml))
 
     pod = wait_running(kubectl, namespace, "app")
-    assert pull_secret_names(pod) == ["myregistry"]
+    assert pull_secrets(pod) == ["myregistry"]
     assert pod["metadata"]["annotations"]["pullpass.io/injected"] == "myregistry"
     listed = kubectl("get", "events", "-n", namespace).stdout
     assert f'{PULLED} "{image}"' in listed, listed

@@ -10,11 +10,11 @@ from tests.e2e.node.actions import (
     REFUSED,
     busybox_pod,
     create_registry_secret,
-    pull_secret_names,
     wait_pull_failure,
     write_manifest,
 )
 from tests.e2e.node.fixtures import Namespaces
+from tests.kit.kubectl import pull_secrets
 
 
 def test_pod_outside_pullpass_scope_is_refused_by_the_registry(
@@ -38,7 +38,7 @@ def test_pod_outside_pullpass_scope_is_refused_by_the_registry(
     kubectl("apply", "-f", str(pod_yml))
 
     pod, seen = wait_pull_failure(kubectl, namespace, "app")
-    assert pull_secret_names(pod) == []
+    assert pull_secrets(pod) == []
     assert "pullpass.io/injected" not in (pod["metadata"].get("annotations") or {})
     assert any("ErrImagePull" in e for e in seen), seen
     assert any(REFUSED in e and image in e for e in seen), seen

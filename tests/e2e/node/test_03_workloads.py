@@ -7,15 +7,8 @@ from pathlib import Path
 
 from localcluster.kubectl import Kubectl
 from localcluster.release import Release
-from tests.e2e.node.actions import (
-    PULLED,
-    deployment,
-    events,
-    pods_of,
-    pull_secret_names,
-    wait_running,
-    write_manifest,
-)
+from tests.e2e.node.actions import PULLED, deployment, events, pods_of, wait_running, write_manifest
+from tests.kit.kubectl import pull_secrets
 
 TESTAPP = Path(__file__).parent / "testapp"
 
@@ -26,7 +19,7 @@ def assert_pulled_and_running(
     pods = pods_of(kubectl, namespace, selector)
     assert len(pods) == replicas, [p["metadata"]["name"] for p in pods]
     for pod in pods:
-        assert pull_secret_names(pod) == ["registry"], pod["metadata"]["name"]
+        assert pull_secrets(pod) == ["registry"], pod["metadata"]["name"]
         wait_running(kubectl, namespace, pod["metadata"]["name"])
     assert any(f'{PULLED} "{image}"' in e for e in events(kubectl, namespace)), events(
         kubectl, namespace

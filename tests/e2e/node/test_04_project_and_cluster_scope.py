@@ -17,13 +17,13 @@ from tests.e2e.node.actions import (
     busybox_pod,
     create_registry_secret,
     events,
-    pull_secret_names,
     wait_running,
     wait_serving,
     write_manifest,
 )
 from tests.e2e.node.fixtures import Namespaces, registry_prefix
 from tests.kit.eventually import eventually
+from tests.kit.kubectl import pull_secrets
 
 PROJECT_LABEL = "pullpass.io/project"
 
@@ -66,7 +66,7 @@ def run_and_check(
     pod_yml = write_manifest(tmp_path, "pod.yml", busybox_pod(namespace, "app", image))
     kubectl("apply", "-f", str(pod_yml))
     pod = wait_running(kubectl, namespace, "app")
-    assert pull_secret_names(pod) == [source]
+    assert pull_secrets(pod) == [source]
     assert any(f'{PULLED} "{image}"' in e for e in events(kubectl, namespace, "app"))
 
 

@@ -16,7 +16,6 @@ from tests.e2e.node.actions import (
     busybox_pod,
     create_registry_secret,
     events,
-    pull_secret_names,
     wait_pull_failure,
     wait_running,
     wait_serving,
@@ -24,6 +23,7 @@ from tests.e2e.node.actions import (
 )
 from tests.e2e.node.fixtures import Namespaces, registry_prefix
 from tests.kit.eventually import eventually
+from tests.kit.kubectl import pull_secrets
 
 
 def password_in(kubectl: Kubectl, namespace: str, name: str) -> str | None:
@@ -80,7 +80,7 @@ def test_new_password_reaches_new_pods(
         apply_pod(kubectl, tmp_path, namespace, "c", second)
 
         pod = wait_running(kubectl, namespace, "c")
-        assert pull_secret_names(pod) == [source]
+        assert pull_secrets(pod) == [source]
         assert any(f'{PULLED} "{second}"' in e for e in events(kubectl, namespace, "c"))
     finally:
         kubectl("delete", "secret", source, "-n", NAMESPACE, "--wait=false", check=False)

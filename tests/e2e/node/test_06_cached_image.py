@@ -16,13 +16,13 @@ from tests.e2e.node.actions import (
     create_registry_secret,
     events,
     get_pod,
-    pull_secret_names,
     wait_pull_failure,
     wait_running,
     wait_serving,
     write_manifest,
 )
 from tests.e2e.node.fixtures import Namespaces, registry_prefix
+from tests.kit.kubectl import pull_secrets
 
 
 def on_the_node(node: Node, image: str) -> bool:
@@ -47,7 +47,7 @@ def test_cached_image_needs_the_credential_pullpass_injects(
     wait_serving(kubectl, first, image, "registry")
     kubectl("apply", "-f", str(write_manifest(tmp_path, "a.yml", busybox_pod(first, "a", image))))
     wait_running(kubectl, first, "a")
-    assert pull_secret_names(get_pod(kubectl, first, "a")) == ["registry"]
+    assert pull_secrets(get_pod(kubectl, first, "a")) == ["registry"]
     assert on_the_node(pullpass.node, image)
 
     # Without the credential (a namespace pullpass does not serve): refused despite the cache.
@@ -57,7 +57,7 @@ def test_cached_image_needs_the_credential_pullpass_injects(
     manifest["spec"]["containers"][0]["imagePullPolicy"] = "IfNotPresent"
     kubectl("apply", "-f", str(write_manifest(tmp_path, "b.yml", manifest)))
     pod, seen = wait_pull_failure(kubectl, plain, "b")
-    assert pull_secret_names(pod) == []
+    assert pull_secrets(pod) == []
     assert any(REFUSED in e for e in seen), json.dumps(seen, indent=1)
 
     # Served by pullpass in another enabled namespace: its own Secret, the same account.
@@ -68,7 +68,7 @@ def test_cached_image_needs_the_credential_pullpass_injects(
     manifest["spec"]["containers"][0]["imagePullPolicy"] = "IfNotPresent"
     kubectl("apply", "-f", str(write_manifest(tmp_path, "c.yml", manifest)))
     pod = wait_running(kubectl, served, "c")
-    assert pull_secret_names(pod) == ["registry"]
+    assert pull_secrets(pod) == ["registry"]
     # Either the kubelet used the cache or it pulled again with the credential: both need it.
     seen = events(kubectl, served, "c")
     assert any("already present" in e or "Successfully pulled" in e for e in seen), seen

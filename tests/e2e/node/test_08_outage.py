@@ -18,13 +18,13 @@ from tests.e2e.node.actions import (
     get_pod,
     outage,
     pods_of,
-    pull_secret_names,
     still_stuck,
     wait_running,
     waiting_reasons,
     write_manifest,
 )
 from tests.kit.eventually import eventually
+from tests.kit.kubectl import pull_secrets
 
 
 def test_outage_fails_open_and_leaves_failing_pods_behind(
@@ -43,7 +43,7 @@ def test_outage_fails_open_and_leaves_failing_pods_behind(
 
     after = write_manifest(tmp_path, "after.yml", busybox_pod(namespace, "after", stuck.image))
     kubectl("apply", "-f", str(after))
-    assert pull_secret_names(wait_running(kubectl, namespace, "after")) == ["registry"]
+    assert pull_secrets(wait_running(kubectl, namespace, "after")) == ["registry"]
 
     # Left behind: both pods admitted during the outage still lack the credential and fail.
     bare = get_pod(kubectl, namespace, "bare")

@@ -21,13 +21,13 @@ from tests.e2e.node.actions import (
     get_pod,
     outage,
     pods_of,
-    pull_secret_names,
     still_stuck,
     wait_running,
     waiting_reasons,
 )
 from tests.e2e.node.fixtures import report
 from tests.kit.eventually import eventually
+from tests.kit.kubectl import pull_secrets
 
 AFTER = 10  # repair.after, seconds
 # After repair-after: the kubelet's graceful stop of the evicted pod, the replacement's pull and
@@ -94,7 +94,7 @@ def test_with_repair_on_they_run_within_repair_after(
         f"{seconds:.1f}s after pullpass returned"
     )
     for pod in pods_of(kubectl, stuck.namespace, "app=web"):
-        assert pull_secret_names(pod) == ["registry"]
+        assert pull_secrets(pod) == ["registry"]
         wait_running(kubectl, stuck.namespace, pod["metadata"]["name"])
     assert seconds <= AFTER + FEW_SECONDS, seconds
     listed = kubectl.json("get", "events", "-n", stuck.namespace)["items"]

@@ -32,7 +32,7 @@ from app.shell.cluster.policy_writer import PolicyWriter
 from localcluster.kubectl import Kubectl
 from localcluster.webhook import INJECT_LABEL, pullpass_argv
 from tests.kit.eventually import eventually
-from tests.kit.kubectl import pull_secrets
+from tests.kit.kubectl import dry_run_create, pull_secrets
 from tests.kit.objects import pod
 
 CREDENTIALS_NAMESPACE = "pullpass-system"
@@ -170,9 +170,7 @@ class PolicyCluster:
         Pods the API server refuses (as it would in either mode: validation runs after
         admission) are left out.
         """
-        done = self.kubectl(
-            "create", "--dry-run=server", "-o", "json", "-f", "-", input=as_list(pods), check=False
-        )
+        done = dry_run_create(self.kubectl, as_list(pods), check=False)
         return {key(item): item for item in json_stream(done.stdout)}
 
     def secrets_of(self, manifest: Object) -> list[str]:

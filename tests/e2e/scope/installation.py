@@ -28,7 +28,13 @@ from localcluster.kubectl import Kubectl
 from localcluster.webhook import Pullpass, webhook_configuration
 from tests.kit.chart import render
 from tests.kit.eventually import eventually
-from tests.kit.kubectl import Passwords, create_namespace, docker_registry_secret, unique
+from tests.kit.kubectl import (
+    Passwords,
+    create_namespace,
+    docker_registry_secret,
+    dry_run_create,
+    unique,
+)
 from tests.kit.metrics import metric
 
 RELEASE_NAMESPACE = "pullpass-system"
@@ -263,16 +269,7 @@ class Installation:
 
         def answered_by_replica() -> bool:
             before = metric(replica.metrics_text(), "pullpass_admissions_total")
-            done = self.kubectl(
-                "create",
-                "--dry-run=server",
-                "-o",
-                "json",
-                "-f",
-                "-",
-                input=json.dumps(pod),
-                check=False,
-            )
+            done = dry_run_create(self.kubectl, json.dumps(pod), check=False)
             if done.returncode != 0:
                 return False
             names = [r["name"] for r in json.loads(done.stdout)["spec"].get("imagePullSecrets", [])]

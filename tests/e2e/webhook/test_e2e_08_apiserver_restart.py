@@ -22,6 +22,7 @@ from tests.kit.kubectl import (
     apply_pod,
     create_namespace,
     docker_registry_secret,
+    dry_run_create,
     pull_secrets,
     unique,
 )
@@ -87,7 +88,7 @@ def test_apiserver_sigkill_outage(
 
     def first_use() -> bool:
         pod = json.dumps(objects.pod(namespace, later_image, name=unique("p")))
-        done = kubectl("create", "--dry-run=server", "-o", "json", "-f", "-", input=pod)
+        done = dry_run_create(kubectl, pod)
         return pull_secrets(json.loads(done.stdout)) == ["after"]
 
     eventually(first_use, 15, "the new credential to be used", every=0.05)

@@ -23,6 +23,7 @@ from tests.kit.kubectl import (
     apply_pod,
     create_namespace,
     docker_registry_secret,
+    dry_run_create,
     pod_annotations,
     pull_secrets,
 )
@@ -126,14 +127,8 @@ def test_reinvocation_adds_the_sidecars_credential_once(
 
     def probe() -> bool:
         """The API server learns the new configuration asynchronously."""
-        done = kubectl(
-            "create",
-            "--dry-run=server",
-            "-o",
-            "json",
-            "-f",
-            "-",
-            input=json.dumps(objects.pod(namespace, "quay.io/team/app:1", name="probe")),
+        done = dry_run_create(
+            kubectl, json.dumps(objects.pod(namespace, "quay.io/team/app:1", name="probe"))
         )
         return len(json.loads(done.stdout)["spec"]["containers"]) == 2
 

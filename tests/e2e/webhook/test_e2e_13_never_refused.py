@@ -18,6 +18,7 @@ from tests.kit.kubectl import (
     as_json,
     create_namespace,
     docker_registry_secret,
+    dry_run_create,
     pod_annotations,
     pull_secrets,
 )
@@ -55,9 +56,7 @@ def service_account(kubectl: Kubectl, namespace: str, name: str, *pull: str) -> 
 
 def dry_run(kubectl: Kubectl, manifest: dict[str, Any]) -> tuple[list[str] | None, str]:
     """What a server-side dry run stores (None when refused), and its stderr."""
-    done = kubectl(
-        "create", "--dry-run=server", "-o", "json", "-f", "-", input=as_json(manifest), check=False
-    )
+    done = dry_run_create(kubectl, as_json(manifest), check=False)
     stored = pull_secrets(json.loads(done.stdout)) if done.returncode == 0 else None
     return stored, done.stderr
 

@@ -1,0 +1,33 @@
+"""The fields of an AdmissionReview that the suites corrupt, delete or retype: every one pullpass
+reads, and the ones around them."""
+
+REVIEW_FIELDS = [
+    "apiVersion",
+    "kind",
+    "request",
+    "request.uid",
+    "request.kind",
+    "request.kind.group",
+    "request.kind.kind",
+    "request.kind.version",
+    "request.operation",
+    "request.namespace",
+    "request.name",
+    "request.dryRun",
+    "request.object",
+    "request.object.metadata",
+    "request.object.metadata.namespace",
+    "request.object.metadata.name",
+    "request.object.metadata.generateName",
+    "request.object.metadata.labels",
+    "request.object.metadata.annotations",
+    "request.object.spec",
+    "request.object.spec.containers",
+    "request.object.spec.initContainers",
+    "request.object.spec.imagePullSecrets",
+    "request.object.spec.containers.0",
+    "request.object.spec.containers.0.image",
+    "request.object.spec.containers.0.name",
+    "request.object.spec.imagePullSecrets.0",
+    "request.object.spec.imagePullSecrets.0.name",
+]
