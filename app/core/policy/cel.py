@@ -106,6 +106,39 @@ _DIRECT = (
 _SERVES = f"({_DIRECT} || (k.dockerHub && t[3] == 'y'))"
 
 
+_LISTED = (
+    "(has(object.spec.imagePullSecrets) ? "
+    "object.spec.imagePullSecrets.map(s, has(s.name) ? s.name : '') : [])"
+)
+# An image that could be a Docker Hub one: no domain, a first component that cannot be one
+# (no `.` or `:`), or docker.io in it (a superset of the keyring's `t[3]`, read from the string).
+_HUBLIKE = (
+    "(!i.contains('/') || i.contains('docker.io') || "
+    "!(i.substring(0, i.indexOf('/')).contains('.') || "
+    "i.substring(0, i.indexOf('/')).contains(':')))"
+)
+
+
+def could_add(entries: str) -> str:
+    """A cheap superset of "the policy adds a name", for a `matchConditions` entry.
+
+    Some entry in scope that the pod does not list has a key whose host could be an image's: a
+    glob host, an exact host found in the image string (a parsed host is always a substring of
+    the image, except Docker Hub's, which only Docker Hub images get), or a Docker Hub key and an
+    image that could be Docker Hub's. When it is false the mutation would return no patch, and
+    the API server skips its patch pipeline. `entries` must not read `namespaceObject`, which
+    a match condition does not have.
+    """
+    served = (
+        "k.exact == '' || i.contains(k.exact) || "
+        f"((k.dockerHub || k.exact == 'docker.io') && {_HUBLIKE})"
+    )
+    return (
+        f"({entries}).exists(e, !(e.name in {_LISTED}) && "
+        f"e.keys.exists(k, ({_images()}).exists(i, {served})))"
+    )
+
+
 def _parsed(entries: str) -> list[tuple[str, str]]:
     """From the entries in scope to the keyring targets of the pod's valid image references."""
     return [
@@ -123,10 +156,6 @@ def _named(steps: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 def variables(entries: str) -> list[dict[str, str]]:
     """The mutating policy's variables, `entries` being the CEL list of the entries in scope."""
-    listed = (
-        "has(object.spec.imagePullSecrets) ? "
-        "object.spec.imagePullSecrets.map(s, has(s.name) ? s.name : '') : []"
-    )
     direct = (
         "variables.targets.map(t, t + "
         f"[variables.entries.exists(e, e.keys.exists(k, {_DIRECT})) ? 'y' : ''])"
@@ -136,7 +165,7 @@ def variables(entries: str) -> list[dict[str, str]]:
         f"{_DIRECT} || (k.dockerHub && t[3] == 'y' && t[5] == ''))))"
         ".map(e, e.name).filter(n, !(n in variables.listed))"
     )
-    return _named([*_parsed(entries), ("direct", direct), ("listed", listed), ("added", wanted)])
+    return _named([*_parsed(entries), ("direct", direct), ("listed", _LISTED), ("added", wanted)])
 
 
 def warning_variables(entries: str) -> list[dict[str, str]]:

@@ -131,6 +131,11 @@ def crd() -> _Object:
     }
 
 
+# A match condition has no `namespaceObject`, so the shared policy's entries cannot be read in
+# one; it is skipped where they are empty, in a covered namespace.
+UNCOVERED = "!(request.namespace in params.spec.covered)"
+
+
 def _shared_entries(project_label: str) -> str:
     label = cel._quote(project_label)
     project = f"namespaceObject.metadata.labels[{label}]"
@@ -165,18 +170,31 @@ def _policy(kind: str, name: str, spec: _Object) -> _Object:
     }
 
 
-def _mutating(name: str, entries: str) -> _Object:
+def _mutating(name: str, entries: str, condition: str) -> _Object:
+    """`condition` (a `matchConditions` entry) skips the patch pipeline (the pod encoded,
+    patched, decoded, converted and defaulted, then the admission chain run again) where the
+    policy would add nothing.
+
+    `Never`: with `IfNeeded` the API server runs a policy again after its own patch, whatever
+    follows it, at about the price of the first run; images a later mutating webhook adds are
+    therefore not served in policy mode (README, differences from webhook mode).
+    """
     return _policy(
         "MutatingAdmissionPolicy",
         name,
         {
-            "reinvocationPolicy": "IfNeeded",
+            "reinvocationPolicy": "Never",
+            "matchConditions": [condition_entry(condition)],
             "variables": cel.variables(entries),
             "mutations": [
                 {"patchType": "JSONPatch", "jsonPatch": {"expression": cel.json_patch()}}
             ],
         },
     )
+
+
+def condition_entry(expression: str) -> dict[str, str]:
+    return {"name": "could-add", "expression": expression}
 
 
 def _warning(name: str, entries: str) -> _Object:
@@ -217,21 +235,28 @@ def _binding(kind: str, policy: str, param: _Object, excluded: list[str]) -> _Ob
     }
 
 
-def manifests(credentials_namespace: str, project_label: str) -> list[_Object]:
-    """CRD, policies and bindings, in the order `kubectl apply` needs them."""
+def manifests(
+    credentials_namespace: str, project_label: str, warnings: bool = True
+) -> list[_Object]:
+    """CRD, policies and bindings, in the order `kubectl apply` needs them; without `warnings`,
+    no ValidatingAdmissionPolicy (what it costs a pod create: docs/performance.md section 7)."""
     own = {"name": NAMESPACE_OBJECT}
     shared = {"name": SHARED_OBJECT, "namespace": credentials_namespace}
-    shared_entries = _shared_entries(project_label)
+    own_entries, shared_entries = "params.spec.credentials", _shared_entries(project_label)
     mutating, validating = "MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"
-    return [
+    objects = [
         crd(),
-        _mutating("pullpass-namespace", "params.spec.credentials"),
+        _mutating("pullpass-namespace", own_entries, cel.could_add(own_entries)),
         _binding(mutating, "pullpass-namespace", own, []),
-        _mutating("pullpass-shared", shared_entries),
+        _mutating("pullpass-shared", shared_entries, UNCOVERED),
         _binding(mutating, "pullpass-shared", shared, [credentials_namespace]),
-        _warning("pullpass-warnings", shared_entries),
-        _binding(validating, "pullpass-warnings", shared, []),
     ]
+    if warnings:
+        objects += [
+            _warning("pullpass-warnings", shared_entries),
+            _binding(validating, "pullpass-warnings", shared, []),
+        ]
+    return objects
 
 
 def parameter_object(namespace: str, name: str, spec: _Object) -> _Object:
