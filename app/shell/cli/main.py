@@ -217,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("action", choices=["manifests"])
     _option(policy, "--kubeconfig", help="kubeconfig whose namespace is pullpass's own")
     _scope_options(policy)
+    _option(
+        policy,
+        "--warnings",
+        True,
+        action=argparse.BooleanOptionalAction,
+        help="include the warnings' ValidatingAdmissionPolicy (its cost: docs/performance.md)",
+    )
 
     certs = commands.add_parser("certs", help="make a CA and a serving certificate")
     certs.add_argument("--out", required=True, metavar="DIR", help="directory to write into")

@@ -9,6 +9,6 @@ from app.shell.cli.serve import scope_settings
 
 def policy(args: argparse.Namespace) -> int:
     settings = scope_settings(args)
-    items = manifests(settings.credentials_namespace, settings.project_label)
+    items = manifests(settings.credentials_namespace, settings.project_label, args.warnings)
     print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
     return 0
