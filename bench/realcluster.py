@@ -560,13 +560,47 @@ def pct(values: list[float], q: float) -> float:
 
 
 IMAGES = ["quay.io/acme/web:1.2", "nginx:1.27", "ghcr.io/acme/api:v3"]
+
+
+def _host(credential: int, key: int) -> str:
+    return f"r{credential}k{key}.registry.example"
+
+
+def _extra_credentials(count: int, keys: int) -> list[dict[str, Any]]:
+    """`count` dockerconfigjson Secrets beyond the fixtures' 5, each with `keys` exact hosts."""
+    auth = base64.b64encode(b"bench:not-a-password").decode()
+    out = []
+    for i in range(count):
+        config = {"auths": {_host(i, k): {"auth": auth} for k in range(keys)}}
+        data = base64.b64encode(json.dumps(config).encode()).decode()
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {"name": f"bench-extra-{i}", "namespace": ON},
+                "data": {".dockerconfigjson": data},
+            }
+        )
+    return out
+
+
+def _images(containers: int, extra: int, keys: int) -> list[str]:
+    """IMAGES, then one image for each generated credential, served by its last key (the worst
+    place in a loop over keys), then round again."""
+    more = [f"{_host(i, keys - 1)}/app:{i}" for i in range(extra)]
+    tail = (more + IMAGES) * containers
+    return (IMAGES + tail)[:containers]
+
+
 ON, REF, OFF, POL = "team-00000", "cost-reference", "cost-off", "cost-policy"
-KYV, FLOOR = "cost-kyverno", "cost-floor"
+KYV, FLOOR, LEAN = "cost-kyverno", "cost-floor", "cost-policy-lean"
 # Every sample round creates one pod in each, in rotating order.
 CONDITIONS = {
     ON: "pullpass called",
     REF: "Go reference called",
     POL: "policy mode (no webhook)",
+    LEAN: "policy mode without its warnings policy",
     KYV: "Kyverno sample policy",
     FLOOR: "one-name MutatingAdmissionPolicy (the floor)",
     OFF: "no webhook called",
@@ -593,15 +627,23 @@ def kyverno_build() -> Path | None:
 
 def _policy_mode(kubectl: Kubectl) -> None:
     """Policy mode's objects, its bindings narrowed to the policy namespace and the pullpass
-    webhook kept out of it, so each condition meets one admission path."""
+    webhook kept out of it, so each condition meets one admission path; a second set, without
+    the warnings policy (`--no-warnings`), for the lean namespace."""
     narrowed = []
-    for obj in manifests(CREDENTIALS_NAMESPACE, "pullpass.io/project"):
-        if obj["kind"].endswith("Binding"):
-            selector = obj["spec"]["matchResources"]["namespaceSelector"]
-            selector["matchExpressions"].append(
-                {"key": POLICY_LABEL, "operator": "In", "values": ["enabled"]}
-            )
-        narrowed.append(obj)
+    for value, warnings in (("enabled", True), ("lean", False)):
+        for obj in manifests(CREDENTIALS_NAMESPACE, "pullpass.io/project", warnings):
+            kind = obj["kind"]
+            if kind == "CustomResourceDefinition" and not warnings:
+                continue
+            if not warnings:
+                obj["metadata"]["name"] += "-lean"
+            if kind.endswith("Binding"):
+                obj["spec"]["policyName"] = obj["metadata"]["name"]
+                selector = obj["spec"]["matchResources"]["namespaceSelector"]
+                selector["matchExpressions"].append(
+                    {"key": POLICY_LABEL, "operator": "In", "values": [value]}
+                )
+            narrowed.append(obj)
     kubectl.apply(_listed(narrowed))
 
 
@@ -730,25 +772,33 @@ def _moved(objects: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]
 
 
 def _cost_setup(
-    cluster: ControlPlane, workdir: Path, stack: contextlib.ExitStack, kyverno: Path | None
+    cluster: ControlPlane,
+    workdir: Path,
+    stack: contextlib.ExitStack,
+    kyverno: Path | None,
+    extra: list[dict[str, Any]],
 ) -> tuple[Api, Pullpass]:
-    """pullpass, the Go reference and Kyverno registered for one namespace each (the same 5
-    credentials and pod), and a namespace none is called for; the webhooks pinned to core 0."""
+    """pullpass, the Go reference, policy mode (with and without its warnings) and Kyverno
+    registered for one namespace each (the same credentials and pod), and a namespace none is
+    called for; the webhooks pinned to core 0. `extra`: Secrets beyond the fixtures' 5."""
     api = Api(cluster)
     fx = bench.fixtures(10, 5)
     objects = json.loads((fx / "objects.json").read_text())["items"]
     team, secrets = objects[0], objects[1:6]  # team-00000 (labelled enabled) and its 5 Secrets
     assert team["metadata"]["name"] == ON
     assert all(o["kind"] == "Secret" for o in secrets)
+    secrets = secrets + _moved(extra, ON)
     moved = _moved(secrets, REF)
     reference_objects = workdir / "reference-objects.json"
     reference_objects.write_text(json.dumps(_listed(moved)))
     policy_labels = {**team["metadata"].get("labels", {}), POLICY_LABEL: "enabled"}
+    lean_labels = {**policy_labels, POLICY_LABEL: "lean"}
     for obj in [
         _namespace(CREDENTIALS_NAMESPACE),
         _namespace(OFF),
         _namespace(REF, {REF_LABEL: "enabled"}),
         _namespace(POL, policy_labels),
+        _namespace(LEAN, lean_labels),
         _namespace(KYV, {KYVERNO_LABEL: "enabled"}),
         _namespace(KYVERNO_NAMESPACE),
         _namespace(FLOOR, {FLOOR_LABEL: "enabled"}),
@@ -756,6 +806,7 @@ def _cost_setup(
         *secrets,
         *moved,
         *_moved(secrets, POL),
+        *_moved(secrets, LEAN),
         *_moved(secrets, KYV),
     ]:
         api.create(obj)
@@ -787,9 +838,9 @@ def _cost_setup(
     return api, server
 
 
-def _create(api: Api, namespace: str) -> tuple[float, bool]:
+def _create(api: Api, images: list[str], namespace: str) -> tuple[float, bool]:
     """One pod create over the kept-alive connection: (milliseconds, got imagePullSecrets)."""
-    body = pod(namespace, IMAGES)
+    body = pod(namespace, images)
     started = time.perf_counter()
     status, data = api.request("POST", f"/api/v1/namespaces/{namespace}/pods", body)
     took = (time.perf_counter() - started) * 1e3
@@ -798,8 +849,8 @@ def _create(api: Api, namespace: str) -> tuple[float, bool]:
     return took, bool(json.loads(data)["spec"].get("imagePullSecrets"))
 
 
-def _patches(api: Api, namespace: str) -> bool:
-    return _create(api, namespace)[1]
+def _patches(api: Api, images: list[str], namespace: str) -> bool:
+    return _create(api, images, namespace)[1]
 
 
 Series = tuple[dict[str, list[float]], dict[str, int]]
@@ -830,11 +881,11 @@ def _interleave(
     return times, patched
 
 
-def _kubectl_create(kubectl: Kubectl) -> Callable[[str], tuple[float, bool]]:
+def _kubectl_create(kubectl: Kubectl, images: list[str]) -> Callable[[str], tuple[float, bool]]:
     """`kubectl create -f -` as a user runs it (its process start-up included)."""
 
     def measure(namespace: str) -> tuple[float, bool]:
-        body = pod(namespace, IMAGES).decode()
+        body = pod(namespace, images).decode()
         started = time.perf_counter()
         done = kubectl("create", "-f", "-", "-o", "json", input=body)
         took = (time.perf_counter() - started) * 1e3
@@ -852,6 +903,12 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, object]:
     """
     workdir = Path(tempfile.mkdtemp(prefix="pullpass-cost-"))
     say(f"# cost on the real path: {bench.machine()}; load average {bench.loadavg()}")
+    extra = _extra_credentials(args.credentials - 5, args.keys)
+    images = _images(args.containers, args.credentials - 5, args.keys)
+    say(
+        f"<!-- {args.credentials} credentials in scope ({len(extra)} generated, {args.keys} keys "
+        f"each), pods of {len(images)} containers -->"
+    )
     kyverno = kyverno_build()
     order = [namespace for namespace in CONDITIONS if kyverno or namespace != KYV]
     cluster = ControlPlane(build_control_plane(), workdir / "cluster")
@@ -859,12 +916,14 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, object]:
     try:
         with contextlib.ExitStack() as stack:
             cluster.start()
-            api, server = _cost_setup(cluster, workdir, stack, kyverno)
-            http_create = partial(_create, api)
+            api, server = _cost_setup(cluster, workdir, stack, kyverno, extra)
+            http_create = partial(_create, api, images)
             # The apiserver picks up webhook configurations asynchronously.
             for namespace in order:
                 if namespace != OFF:
-                    wait_for(partial(_patches, api, namespace), 60, f"a mutation in {namespace}")
+                    wait_for(
+                        partial(_patches, api, images, namespace), 60, f"a mutation in {namespace}"
+                    )
             _interleave(http_create, args.warmup, time.monotonic() + 60, order)
             own = f"{server.metrics}/metrics"
             before = webhook_histogram(cluster)
@@ -878,7 +937,7 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, object]:
             own_after = bench.histogram(own, "pullpass_admission_duration_seconds")
             loads.append(bench.loadavg())
             if args.kubectl:
-                kubectl = _kubectl_create(Kubectl(cluster.kubeconfig))
+                kubectl = _kubectl_create(Kubectl(cluster.kubeconfig), images)
                 series["kubectl create"] = _interleave(kubectl, args.kubectl, deadline + 300, order)
                 loads.append(bench.loadavg())
     finally:
@@ -923,6 +982,7 @@ def _cost_report(
             "pullpass": _added(times, ON, OFF),
             "reference": _added(times, REF, OFF),
             "policy_mode": _added(times, POL, OFF),
+            "policy_mode_without_warnings": _added(times, LEAN, OFF),
             "floor_policy": _added(times, FLOOR, OFF),
             "pullpass_over_reference": _added(times, ON, REF),
         }
@@ -982,6 +1042,11 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--max-seconds", type=float, default=300)
     p.add_argument("--kubectl", type=int, default=0, help="also this many kubectl creates each")
+    p.add_argument(
+        "--credentials", type=int, default=5, help="credentials in scope (>= 5: the fixtures' 5)"
+    )
+    p.add_argument("--keys", type=int, default=2, help="registry keys of each generated credential")
+    p.add_argument("--containers", type=int, default=3, help="containers of each pod (>= 3)")
     args = parser.parse_args()
     bench.need("taskset")
     result = globals()[f"cmd_{args.command.replace('-', '_')}"](args)
