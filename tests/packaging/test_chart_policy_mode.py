@@ -34,9 +34,11 @@ def policy_objects(objects: list[Manifest]) -> list[Manifest]:
     return sorted(out, key=lambda o: (o["kind"], o["metadata"]["name"]))
 
 
-def expected(namespace: str, label: str, excluded: list[str]) -> list[Manifest]:
+def expected(
+    namespace: str, label: str, excluded: list[str], warnings: bool = True
+) -> list[Manifest]:
     """`manifests`, the bindings also leaving out what the chart's webhook leaves out."""
-    out = json.loads(json.dumps(manifests(namespace, label)))
+    out = json.loads(json.dumps(manifests(namespace, label, warnings)))
     for obj in out:
         if obj["kind"].endswith("Binding"):
             obj["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"].append(
@@ -72,6 +74,14 @@ def test_policy_objects_are_what_pullpass_prints(
     for obj in objects:
         if obj["kind"] in POLICY_KINDS:
             assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE
+
+
+def test_policy_warnings_false_is_what_no_warnings_prints(helm_path: str) -> None:
+    objects = render({"admission": {"mode": "policy", "policyWarnings": False}})
+    excluded = ["kube-system", NAMESPACE]
+    lean = expected(NAMESPACE, "pullpass.io/project", excluded, warnings=False)
+    assert policy_objects(objects) == lean
+    assert all(o["kind"] != "ValidatingAdmissionPolicy" for o in lean)
 
 
 def test_policy_mode_has_no_webhook_and_no_certificate(helm_path: str) -> None:
