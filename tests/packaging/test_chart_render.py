@@ -225,6 +225,8 @@ def test_default_args_are_self_managed(rendered: dict[str, list[Manifest]]) -> N
         "--metrics-port=8080",
         "--log-level=info",
         "--shutdown-delay=5",
+        "--max-keys-per-secret=100",
+        "--max-keys-total=10000",
         "--project-label=pullpass.io/project",
         f"--credentials-namespace={NAMESPACE}",
         "--replicate",
@@ -449,6 +451,15 @@ def test_repair_without_replication_still_elects_a_leader(helm_path: str) -> Non
         ["secrets"],
         ["secrets"],
     ]
+
+
+def test_key_caps_reach_the_args_within_the_schema_bounds(helm_path: str) -> None:
+    parsed = cli.parse(_args(render({"keyCaps": {"perSecret": 20, "total": 500}})))
+    assert (parsed.max_keys_per_secret, parsed.max_keys_total) == (20, 500)
+    for bad in ("keyCaps.perSecret=0", "keyCaps.total=0", "keyCaps.perSecret=10001"):
+        done = helm("template", RELEASE, str(CHART), "--set", bad, check=False)
+        assert done.returncode != 0, bad
+        assert "keyCaps" in done.stderr, done.stderr
 
 
 def test_schema_bounds_the_repair_values(helm_path: str) -> None:

@@ -38,14 +38,18 @@ class Page:
 
 @dataclass
 class Stream:
-    """One watch response: the events, then the end of the stream (the server's timeout)."""
+    """One watch response: the events, then the end of the stream (the server's timeout), or
+    `then` raised as the read that follows them (a read timeout, say)."""
 
     events: list[dict[str, Any]]
     released: bool = False
+    then: Exception | None = None
 
     def stream(self, amt: Any = None, decode_content: bool = False) -> Any:
         for event in self.events:
             yield orjson.dumps(event) + b"\n"
+        if self.then is not None:
+            raise self.then
 
     def release_conn(self) -> None:
         self.released = True

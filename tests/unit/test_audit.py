@@ -10,6 +10,7 @@ from app.core.credentials.credential import Credential
 from app.core.credentials.match import MatchTable
 from app.core.credentials.scope import Scoped
 from app.core.credentials.serviceaccount import ServiceAccountInfo, ordinary
+from app.core.images.reference import ImageName
 from tests.kit.objects import pod
 
 
@@ -30,8 +31,8 @@ class View:
     def table(self, namespace: str) -> MatchTable | None:
         return self.tables.get(namespace)
 
-    def anywhere(self) -> MatchTable:
-        return MatchTable([])
+    def serves_anywhere(self, image: ImageName) -> bool:
+        return False
 
     def service_account(self, namespace: str, name: str) -> ServiceAccountInfo:
         return ordinary(namespace, name)

@@ -11,9 +11,11 @@ import pytest
 from app.core.admission import respond
 from app.core.admission.handle import WARNING_LIMIT, Verdict, handle
 from app.core.credentials.credential import Credential
+from app.core.credentials.keyset import KeySet
 from app.core.credentials.match import MatchTable
 from app.core.credentials.scope import Scoped
 from app.core.credentials.serviceaccount import ServiceAccountInfo, ordinary
+from app.core.images.reference import ImageName
 
 
 def scoped(secret: str, *keys: str, scope: str = "namespace") -> Scoped:
@@ -26,15 +28,16 @@ class View:
 
     def __init__(self, here: list[Scoped], elsewhere: list[Scoped] | None = None) -> None:
         self.here = MatchTable(here)
-        self.elsewhere = MatchTable(elsewhere or [])
+        self.elsewhere = KeySet()
+        self.elsewhere.add(key for c in elsewhere or [] for key in c.source.keys)
         self.asked: list[str] = []
 
     def table(self, namespace: str) -> MatchTable | None:
         self.asked.append(namespace)
         return self.here if namespace == "a" else None
 
-    def anywhere(self) -> MatchTable:
-        return self.elsewhere
+    def serves_anywhere(self, image: ImageName) -> bool:
+        return self.elsewhere.serves(image)
 
     def service_account(self, namespace: str, name: str) -> ServiceAccountInfo:
         return ordinary(namespace, name)

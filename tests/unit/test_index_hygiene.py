@@ -8,6 +8,7 @@ from typing import Any
 from kubernetes import client
 
 from app.core.credentials.scope import ScopeSettings
+from app.core.images.reference import parse_image
 from app.shell.cluster.feed import Feed
 from app.shell.cluster.index import Index
 from tests.kit.objects import secret
@@ -49,7 +50,9 @@ def test_index_keeps_no_usernames_passwords_auth_or_tokens() -> None:
     apply_json("LIST", [obj])
     feed.watchers[2]._apply("ADDED", token)
     index.table("a")
-    index.anywhere()
+    image = parse_image("quay.io/app")
+    assert image is not None
+    assert index.serves_anywhere(image)
     assert [c.keys for c in index.credentials()] in (
         [("quay.io",), ("gcr.io",)],
         [("gcr.io",), ("quay.io",)],

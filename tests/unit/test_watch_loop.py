@@ -7,6 +7,7 @@ feed's `ready()`, with the first list held open on its second page.
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ReadTimeoutError
 
 from app.core.credentials.scope import ScopeSettings
 from app.core.retry import CAP_SECONDS, retry_delay
@@ -57,6 +58,24 @@ def test_events_are_applied_and_the_next_watch_resumes_after_the_last_one() -> N
     assert [c["resource_version"] for c in call.watches] == ["42", "45"]
     assert first.released
     assert len(call.lists) == 1, "a watch that simply ended needs no new list"
+
+
+def test_a_watch_silent_past_its_read_timeout_means_a_new_list_without_backoff() -> None:
+    added = event("ADDED", "a", "8")
+    silent = Stream([added], then=ReadTimeoutError(None, "/secrets", "Read timed out."))
+    call = FakeCall(Page([item("a")], version="7"), silent, Page([item("b")], version="90"))
+    applied = Applied()
+    loop = watcher(call, applied)
+    run(loop)
+    assert [kind for kind, _ in applied.seen] == ["LIST", "ADDED", "LIST"]
+    assert call.watches[0]["_request_timeout"] == (10, reflector.SILENT_SECONDS)
+    assert reflector.SILENT_SECONDS < 120
+    assert loop.stopping.timeouts == []  # type: ignore[attr-defined]
+    assert silent.released
+
+
+def test_lists_come_in_small_pages() -> None:
+    assert reflector.PAGE <= 50, "a page of 1 MiB Secrets is held whole while it is read"
 
 
 def test_a_410_error_event_means_a_new_list_without_backoff() -> None:

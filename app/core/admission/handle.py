@@ -19,6 +19,7 @@ from app.core.admission.pod import PodView, read_pod
 from app.core.admission.review import Request, Response
 from app.core.credentials.match import MatchTable
 from app.core.credentials.serviceaccount import ServiceAccountInfo
+from app.core.images.reference import ImageName
 
 WARNING_LIMIT = 119
 EPHEMERAL = "ephemeralcontainers"
@@ -32,8 +33,9 @@ class View(Protocol):
     def table(self, namespace: str) -> MatchTable | None:
         """None when the namespace is not enabled."""
 
-    def anywhere(self) -> MatchTable:
-        """Every credential in the cluster, to warn about images served only elsewhere."""
+    def serves_anywhere(self, image: ImageName) -> bool:
+        """Whether any credential in the cluster serves the image, to warn about images served
+        only elsewhere."""
 
     def service_account(self, namespace: str, name: str) -> ServiceAccountInfo | None:
         """None when the index does not know it (yet): then nothing may be added."""
@@ -150,7 +152,7 @@ def _needed(pod: PodView, table: MatchTable, view: View) -> tuple[list[str], lis
         if found.image is None:
             continue
         registry = found.image.domain
-        if registry not in warned and view.anywhere().match(container.image).matches:
+        if registry not in warned and view.serves_anywhere(found.image):
             warned[registry] = _short(
                 f"pullpass: {registry} has a registry credential in the cluster, none in scope here"
             )

@@ -36,6 +36,7 @@ class Credential:
     keys: tuple[str, ...]
     version: str = ""
     digest: bytes = b""
+    uid: str = ""
 
     @property
     def ref(self) -> str:
@@ -77,6 +78,7 @@ def credential_from_secret(obj: Mapping[str, Any]) -> Credential | None:
         keys=registry_keys(str(secret_type), data or {}),
         version=str(metadata.get("resourceVersion", "")),
         digest=secret_data(str(secret_type), data or {}),
+        uid=str(metadata.get("uid", "")),
     )
 
 

@@ -27,19 +27,19 @@ _GLOB_META = frozenset(b"*?[\\")
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
+class Target:
     labels: tuple[bytes, ...]
     port: bytes
     path: bytes
 
 
-def _parse_schemeless(url: bytes) -> _Target | None:
+def _parse_schemeless(url: bytes) -> Target | None:
     """`ParseSchemelessURL` then `SplitURL`; None where `URLsMatchStr` would return an error."""
     parsed = parse_url(url)
     if parsed is None:
         return None
     labels, port = split_url(parsed[0])
-    return _Target(labels, port, parsed[1])
+    return Target(labels, port, parsed[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +95,13 @@ def parse_key(raw: str) -> RegistryKey | None:
     )
 
 
-def _target(image: ImageName | str) -> _Target | None:
+def target_of(image: ImageName | str) -> Target | None:
+    """The image as `Lookup` parses it; None when no key can match it directly."""
     name = image.name if isinstance(image, ImageName) else image
     return _parse_schemeless(go_bytes(name))
 
 
-def _matches(key: RegistryKey, target: _Target) -> bool:
+def matches(key: RegistryKey, target: Target) -> bool:
     """`URLsMatch`; a malformed glob label is an error there, so no match."""
     if key.port != target.port or len(key.labels) != len(target.labels):
         return False
@@ -117,13 +118,28 @@ def _matches(key: RegistryKey, target: _Target) -> bool:
     return True
 
 
+# Where a key is filed: glob keys by their shape, other keys by their exact host and port.
+Bucket = tuple[bool, tuple[bytes, ...] | int, bytes]
+
+
+def bucket(key: RegistryKey) -> Bucket:
+    if any(key.globs):
+        return True, len(key.labels), key.port
+    return False, key.labels, key.port
+
+
+def buckets(target: Target) -> tuple[Bucket, Bucket]:
+    """The only buckets whose keys can match `target`."""
+    return (False, target.labels, target.port), (True, len(target.labels), target.port)
+
+
 def key_matches(key: RegistryKey, image: ImageName | str) -> bool:
     """Whether the key matches the image directly (`URLsMatchStr`), Docker Hub fallback aside.
 
     `image` is a parsed ImageName or the exact string the kubelet's `Lookup` receives.
     """
-    target = _target(image)
-    return target is not None and _matches(key, target)
+    target = target_of(image)
+    return target is not None and matches(key, target)
 
 
 def is_default_registry_match(name: str) -> bool:
@@ -158,18 +174,13 @@ class Keyring:
     cost milliseconds, bucketing costs two dict reads.
     """
 
-    __slots__ = ("_exact", "_globs", "_hub", "keys")
+    __slots__ = ("_buckets", "_hub", "keys")
 
     def __init__(self, keys: Sequence[RegistryKey]) -> None:
         self.keys = tuple(keys)
-        self._exact: dict[tuple[tuple[bytes, ...], bytes], list[int]] = {}
-        self._globs: dict[tuple[int, bytes], list[int]] = {}
+        self._buckets: dict[Bucket, list[int]] = {}
         for position, key in enumerate(self.keys):
-            if any(key.globs):
-                bucket = self._globs.setdefault((len(key.labels), key.port), [])
-            else:
-                bucket = self._exact.setdefault((key.labels, key.port), [])
-            bucket.append(position)
+            self._buckets.setdefault(bucket(key), []).append(position)
         self._hub = [position for position, key in enumerate(self.keys) if key.docker_hub]
 
     def lookup(self, image: ImageName | str) -> list[RegistryKey]:
@@ -178,13 +189,11 @@ class Keyring:
 
     def positions(self, image: ImageName | str) -> list[int]:
         """Where in `keys` the matching keys stand, in the keyring's order."""
-        target = _target(image)
+        target = target_of(image)
         if target is not None:
-            candidates = self._exact.get((target.labels, target.port), []) + self._globs.get(
-                (len(target.labels), target.port), []
-            )
+            candidates = [p for b in buckets(target) for p in self._buckets.get(b, ())]
             candidates.sort()
-            direct = [p for p in candidates if _matches(self.keys[p], target)]
+            direct = [p for p in candidates if matches(self.keys[p], target)]
             if direct:
                 direct.sort(key=lambda p: self.keys[p].order, reverse=True)
                 return direct

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app.core import labels
-from app.core.credentials import serving_mode
+from app.core.credentials import keyset, serving_mode
 from app.core.credentials.exchange import DEFAULT_AUDIENCE
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.errors import ClusterConfigError
@@ -79,6 +79,8 @@ _seconds = _whole(1, 3600, "a duration from 1 to 3600 seconds")
 _drain_seconds = _whole(0, 60, "a duration from 0 to 60 seconds")
 _per_minute = _whole(1, 1000, "a number from 1 to 1000 a minute")
 _days = _whole(1, 3650, "a number of days from 1 to 3650")
+_keys_per_secret = _whole(1, 10_000, "a number of keys from 1 to 10000")
+_keys_total = _whole(1, 1_000_000, "a number of keys from 1 to 1000000")
 
 
 def _admission(text: str) -> str:
@@ -157,6 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve from the Namespaces, Secrets and ServiceAccounts in FILE (repeatable)",
     )
     _scope_options(serve)
+    _option(
+        serve,
+        "--max-keys-per-secret",
+        str(keyset.PER_SECRET),
+        type=_keys_per_secret,
+        help="registry keys indexed of one Secret outside the credentials namespace; the rest "
+        "are left out, with a Warning Event on the Secret",
+    )
+    _option(
+        serve,
+        "--max-keys-total",
+        str(keyset.TOTAL),
+        type=_keys_total,
+        help="distinct registry keys indexed in all; past it, Secrets outside the credentials "
+        "namespace add no new key",
+    )
     _option(
         serve,
         "--replicate",

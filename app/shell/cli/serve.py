@@ -20,6 +20,7 @@ import uvicorn
 import uvloop
 from kubernetes.client import ApiClient
 
+from app.core.credentials.keyset import KeyCaps
 from app.core.credentials.scope import ScopeSettings
 from app.core.readiness import Readiness, draining
 from app.shell.cli.usage import UsageError
@@ -68,7 +69,8 @@ def serve(args: argparse.Namespace) -> int:
         raise UsageError("pullpass serve: --admission=policy writes to a cluster, not --objects")
     api = None if args.objects else api_client(args.kubeconfig)
     tls = None if policy else _tls(args, api)
-    index = Index(scope_settings(args), fixed=api is None)
+    caps = KeyCaps(per_secret=args.max_keys_per_secret, total=args.max_keys_total)
+    index = Index(scope_settings(args), fixed=api is None, caps=caps)
     ready: Callable[[], Readiness]
     feed = None
     if api is None:

@@ -5,6 +5,7 @@ the names of every other Secret, and ServiceAccounts. This module maps their lis
 onto the index; the reflector owns paging, resourceVersions and retries.
 """
 
+import hashlib
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -15,6 +16,7 @@ from kubernetes import client
 from app.core import labels
 from app.core.credentials.credential import (
     CREDENTIAL_TYPES,
+    Credential,
     credential_from_secret,
     namespace_from_object,
 )
@@ -22,6 +24,7 @@ from app.core.credentials.dockercfg import BadDockerConfig
 from app.core.credentials.scope import claims_scope
 from app.core.credentials.serviceaccount import service_account_from_object
 from app.core.readiness import Readiness
+from app.shell.cluster.events import EventWriter
 from app.shell.cluster.index import Index
 from app.shell.cluster.reflector import Watcher, metadata_only, readiness_of
 from app.shell.telemetry import metrics
@@ -30,6 +33,7 @@ log = logging.getLogger("pullpass.watch")
 
 OTHER_TYPES = ",".join(f"type!={t}" for t in CREDENTIAL_TYPES)
 OTHER = "other"
+CAPPED = "CredentialKeysCapped"
 
 
 def _managed(obj: dict[str, Any]) -> bool:
@@ -48,6 +52,8 @@ class Feed:
         self.index = index
         core = client.CoreV1Api(api)
         self._reported: set[str] = set()
+        self._capped: dict[str, str] = {}  # Secret -> the version whose capping was reported
+        self.events = EventWriter(core)
         secrets = core.list_secret_for_all_namespaces
         self.watchers = [
             Watcher(
@@ -78,6 +84,7 @@ class Feed:
         ]
 
     def start(self) -> None:
+        self.events.start()
         for watcher in self.watchers:
             watcher.start()
 
@@ -129,21 +136,23 @@ class Feed:
                     elif not _managed(o):
                         # Still holds its name against copies; only the name is kept, not the data.
                         unreadable.append(_key(o))
-                self.index.replace_credentials(secret_type, credentials)
+                for capped in self.index.replace_credentials(secret_type, credentials):
+                    self._report_capped(*capped)
                 self.index.replace_held(secret_type, unreadable)
             else:
                 credential = None if kind == "DELETED" else self._credential(obj)
                 if credential is None:
                     self.index.delete_credential(*_key(obj))
+                    self._capped.pop("/".join(_key(obj)), None)
                     self._hold(secret_type, kind, obj)
                 else:
-                    self.index.put_credential(credential)
+                    self._report_capped(credential, self.index.put_credential(credential))
                     self.index.hold(secret_type, *_key(obj), False)
             self._sizes()
 
         return apply
 
-    def _credential(self, obj: dict[str, Any]) -> Any:
+    def _credential(self, obj: dict[str, Any]) -> Credential | None:
         ref = f"{obj['metadata'].get('namespace')}/{obj['metadata'].get('name')}"
         try:
             credential = credential_from_secret(obj)
@@ -166,7 +175,34 @@ class Feed:
             self._reported.add(ref)
             log.warning(message, extra={"secret": ref, "why": why})
 
+    def _report_capped(self, credential: Credential, left_out: int) -> None:
+        """A metric, a log line and a Warning Event on the Secret, once per Secret version."""
+        if not left_out or self._capped.get(credential.ref) == credential.version:
+            return
+        self._capped[credential.ref] = credential.version
+        metrics.KEYS_CAPPED.inc(left_out)
+        caps = self.index.caps
+        message = (
+            f"{left_out} of {len(credential.keys)} registry keys left out: pullpass indexes at "
+            f"most {caps.per_secret} keys per Secret, {caps.total} in the cluster, each at most "
+            f"{caps.length} characters"
+        )
+        log.warning(
+            "registry keys left out", extra={"secret": credential.ref, "left_out": left_out}
+        )
+        about = client.V1ObjectReference(
+            api_version="v1",
+            kind="Secret",
+            name=credential.name,
+            namespace=credential.namespace,
+            uid=credential.uid or None,
+            resource_version=credential.version or None,
+        )
+        once = hashlib.sha256(f"{credential.uid}/{credential.ref}/{credential.version}".encode())
+        self.events.record(about, CAPPED, message, f"pullpass-keyscapped-{once.hexdigest()[:20]}")
+
     def _sizes(self) -> None:
-        namespaces, credentials = self.index.sizes()
+        namespaces, credentials, keys = self.index.sizes()
         metrics.INDEX_NAMESPACES.set(namespaces)
         metrics.INDEX_CREDENTIALS.set(credentials)
+        metrics.INDEX_KEYS.set(keys)

@@ -1,33 +1,50 @@
 """The in-memory index of Namespaces, registry credentials and ServiceAccounts, and the match
 tables built on it.
 
-Watch threads write; the event loop reads. Writers take a lock and drop the derived tables;
-readers find a ready table without locking on the hot path.
+Watch threads write; the event loop reads. Writers take a lock and drop the derived tables they
+change (one namespace's, or all when the credentials namespace changes); readers find a ready
+table without locking on the hot path. Only namespaces that exist get a table, so reviews naming
+unknown namespaces leave nothing behind. Registry keys outside the credentials namespace are
+capped (`keyset.KeyCaps`), and every key in the cluster is kept in a counted set updated one
+Secret at a time, so no event costs more than the keys of the Secret it is about.
 """
 
+import dataclasses
 import threading
 from collections.abc import Iterable
 
 from app.core.credentials.credential import Credential, NamespaceInfo
+from app.core.credentials.keyset import KeyCaps, KeySet, admit
 from app.core.credentials.match import MatchTable
-from app.core.credentials.scope import Resolution, Scoped, ScopeSettings, resolve, source_scope
+from app.core.credentials.scope import Resolution, ScopeSettings, resolve, source_scope
 from app.core.credentials.serviceaccount import ServiceAccountInfo, ordinary
+from app.core.images.reference import ImageName
+
+# A registry credential and how many of its keys the caps left out.
+Capped = tuple[Credential, int]
+
+
+_MISSING = MatchTable([])
+DEFAULT_CAPS = KeyCaps()
 
 
 class Index:
     """`fixed`: fed once from files, not by watches, so a ServiceAccount it lacks is an ordinary
     one; a watched index instead answers None for one it has not seen yet."""
 
-    def __init__(self, settings: ScopeSettings, *, fixed: bool = False) -> None:
+    def __init__(
+        self, settings: ScopeSettings, *, fixed: bool = False, caps: KeyCaps = DEFAULT_CAPS
+    ) -> None:
         self.settings = settings
         self.fixed = fixed
+        self.caps = caps
+        self._keys = KeySet()
         self._accounts: dict[tuple[str, str], ServiceAccountInfo] = {}
         self._lock = threading.Lock()
         self._namespaces: dict[str, NamespaceInfo] = {}
         self._secrets: dict[str, dict[str, Credential]] = {}
         self._held: dict[str, dict[str, set[str]]] = {}
         self._tables: dict[str, MatchTable | None] = {}
-        self._anywhere: MatchTable | None = None
         self._listeners: list[threading.Event] = []
 
     # --- writes (watch threads) ---
@@ -35,25 +52,33 @@ class Index:
     def put_namespace(self, namespace: NamespaceInfo) -> None:
         with self._lock:
             self._namespaces[namespace.name] = namespace
-            self._changed()
+            self._changed(namespace.name)
 
     def delete_namespace(self, name: str) -> None:
         with self._lock:
             self._namespaces.pop(name, None)
-            self._changed()
+            self._changed(name)
 
-    def put_credential(self, credential: Credential) -> None:
+    def put_credential(self, credential: Credential) -> int:
+        """How many of its registry keys the caps left out."""
         with self._lock:
-            self._secrets.setdefault(credential.namespace, {})[credential.name] = credential
-            self._changed()
+            secrets = self._secrets.setdefault(credential.namespace, {})
+            old = secrets.get(credential.name)
+            if old is not None:
+                self._keys.remove(old.keys)
+            kept = secrets[credential.name] = self._admit(credential)
+            self._changed(credential.namespace)
+        return len(credential.keys) - len(kept.keys)
 
     def delete_credential(self, namespace: str, name: str) -> None:
         with self._lock:
             secrets = self._secrets.get(namespace, {})
-            if secrets.pop(name, None) is not None:
+            old = secrets.pop(name, None)
+            if old is not None:
+                self._keys.remove(old.keys)
                 if not secrets:
                     del self._secrets[namespace]
-                self._changed()
+                self._changed(namespace)
 
     def replace_namespaces(self, namespaces: Iterable[NamespaceInfo]) -> None:
         """A full list replaces what a lost watch may have missed, deletions included."""
@@ -62,17 +87,28 @@ class Index:
             self._namespaces = fresh
             self._changed()
 
-    def replace_credentials(self, secret_type: str, credentials: Iterable[Credential]) -> None:
-        fresh: dict[str, dict[str, Credential]] = {}
-        for c in credentials:
-            fresh.setdefault(c.namespace, {})[c.name] = c
+    def replace_credentials(
+        self, secret_type: str, credentials: Iterable[Credential]
+    ) -> list[Capped]:
+        """The credentials of one type, all at once; those the caps cut short, with how many
+        keys each lost."""
+        capped = []
         with self._lock:
+            fresh: dict[str, dict[str, Credential]] = {}
             for namespace, secrets in self._secrets.items():
                 for name, c in secrets.items():
-                    if c.type != secret_type:
-                        fresh.setdefault(namespace, {}).setdefault(name, c)
+                    if c.type == secret_type:
+                        self._keys.remove(c.keys)
+                    else:
+                        fresh.setdefault(namespace, {})[name] = c
+            for c in credentials:
+                kept = self._admit(c)
+                fresh.setdefault(c.namespace, {})[c.name] = kept
+                if len(kept.keys) < len(c.keys):
+                    capped.append((c, len(c.keys) - len(kept.keys)))
             self._secrets = fresh
             self._changed()
+        return capped
 
     def hold(self, group: str, namespace: str, name: str, held: bool) -> None:
         """Record whether a Secret that pullpass does not manage holds this name.
@@ -91,7 +127,7 @@ class Index:
                 names.discard(name)
             else:
                 del by_namespace[namespace]
-            self._changed()
+            self._changed(namespace)
 
     def replace_held(self, group: str, names: Iterable[tuple[str, str]]) -> None:
         fresh: dict[str, set[str]] = {}
@@ -122,37 +158,44 @@ class Index:
             self._listeners.append(event)
         return event
 
-    def _changed(self) -> None:
-        self._tables = {}
-        self._anywhere = None
+    def _admit(self, credential: Credential) -> Credential:
+        """The credential with only the keys the caps let in, now counted in the key set."""
+        keys = credential.keys
+        if credential.namespace != self.settings.credentials_namespace:
+            keys = admit(keys, self.caps, self._keys)
+        self._keys.add(keys)
+        if len(keys) == len(credential.keys):
+            return credential
+        return dataclasses.replace(credential, keys=keys)
+
+    def _changed(self, namespace: str | None = None) -> None:
+        """Drop the tables a change in `namespace` can alter: all of them for the credentials
+        namespace, whose sources serve every namespace, or when `namespace` is None."""
+        if namespace is None or namespace == self.settings.credentials_namespace:
+            self._tables = {}
+        else:
+            self._tables.pop(namespace, None)
         for event in self._listeners:
             event.set()
 
     # --- reads ---
 
     def table(self, namespace: str) -> MatchTable | None:
-        tables = self._tables
-        if namespace in tables:
-            return tables[namespace]
+        """None when the namespace is not enabled; kept only for namespaces that exist."""
+        table = self._tables.get(namespace, _MISSING)
+        if table is not _MISSING:
+            return table
         with self._lock:
             info = self._namespaces.get(namespace)
-            table = None
-            if info is not None and info.enabled:
-                table = MatchTable(self._resolve(info).credentials)
+            if info is None:
+                return None
+            table = MatchTable(self._resolve(info).credentials) if info.enabled else None
             self._tables[namespace] = table
             return table
 
-    def anywhere(self) -> MatchTable:
-        table = self._anywhere
-        if table is None:
-            with self._lock:
-                every = [
-                    Scoped(c.name, "anywhere", c)
-                    for secrets in self._secrets.values()
-                    for c in secrets.values()
-                ]
-                table = self._anywhere = MatchTable(every)
-        return table
+    def serves_anywhere(self, image: ImageName) -> bool:
+        with self._lock:
+            return self._keys.serves(image)
 
     def service_account(self, namespace: str, name: str) -> ServiceAccountInfo | None:
         account = self._accounts.get((namespace, name))
@@ -175,9 +218,11 @@ class Index:
         with self._lock:
             return [c for secrets in self._secrets.values() for c in secrets.values()]
 
-    def sizes(self) -> tuple[int, int]:
+    def sizes(self) -> tuple[int, int, int]:
+        """Namespaces, registry credentials, and distinct registry keys."""
         with self._lock:
-            return len(self._namespaces), sum(len(s) for s in self._secrets.values())
+            credentials = sum(len(s) for s in self._secrets.values())
+            return len(self._namespaces), credentials, len(self._keys)
 
     def _resolve(self, namespace: NamespaceInfo) -> Resolution:
         own = self._secrets.get(namespace.name, {}).values()

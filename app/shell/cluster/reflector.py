@@ -6,10 +6,12 @@ knows what the objects mean (`feed.Feed` for the index, `repair` for pending pod
 thread with the official client, reading raw JSON (orjson) instead of building a model object
 per object, which keeps start-up fast on large clusters.
 
-A 410 Gone means a fresh list at once; a lost list or watch, a fresh list after a short jittered
-wait (`retry_delay`), so the store is current again within a second or two of the API server's
-return. Meanwhile what was last seen is kept and served: a lost watch is a metric, a log line
-and a line of `/readyz?verbose` (`readiness`), not a readiness failure.
+A 410 Gone, or a watch silent for `SILENT_SECONDS` (the API server sends a bookmark at least
+every minute, so silence means a stalled stream), means a fresh list at once; a lost list or
+watch, a fresh list after a short jittered wait (`retry_delay`), so the store is current again
+within a second or two of the API server's return. Meanwhile what was last seen is kept and
+served: a lost watch is a metric, a log line and a line of `/readyz?verbose` (`readiness`), not a
+readiness failure.
 """
 
 import logging
@@ -21,6 +23,7 @@ from typing import Any
 
 import orjson
 from kubernetes.watch.watch import iter_resp_lines
+from urllib3.exceptions import ReadTimeoutError
 
 from app.core.readiness import Readiness, WatchState, readiness
 from app.core.retry import retry_delay
@@ -28,8 +31,10 @@ from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.watch")
 
-PAGE = 1000
+# Small pages: any tenant may create Secrets of 1 MiB, and a page is held whole while it is read.
+PAGE = 50
 WATCH_SECONDS = 240
+SILENT_SECONDS = 90
 # Metadata only: a list and a watch each need their own media type, or the server sends nothing.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
@@ -39,6 +44,11 @@ LIST_TIMEOUT = (10, 60)
 
 class Gone(Exception):
     """The resourceVersion is too old: only a new list can catch up."""
+
+
+class Silent(Exception):
+    """No event and no bookmark for `SILENT_SECONDS`: the stream may have missed events, so only
+    a new list can be trusted."""
 
 
 class Watcher(threading.Thread):
@@ -75,6 +85,8 @@ class Watcher(threading.Thread):
                 self._watch(version)
             except Gone:
                 log.info("watch expired, listing again", extra={"resource": self.resource})
+            except Silent:
+                log.warning("watch silent, listing again", extra={"resource": self.resource})
             except Exception as error:  # every failure ends in a relist; the loop must survive
                 self._failures += 1
                 delay = retry_delay(self._failures, random.random())  # noqa: S311
@@ -131,7 +143,7 @@ class Watcher(threading.Thread):
                 resource_version=version,
                 allow_watch_bookmarks=True,
                 timeout_seconds=WATCH_SECONDS,
-                _request_timeout=(10, WATCH_SECONDS + 30),
+                _request_timeout=(10, SILENT_SECONDS),
             )
             self._failures = 0  # a list and a watch that answers: the API server is back
             self._synced()
@@ -147,6 +159,8 @@ class Watcher(threading.Thread):
                     if kind != "BOOKMARK":
                         self._apply(kind, obj)
                     self._synced()
+            except ReadTimeoutError:
+                raise Silent from None
             finally:
                 response.release_conn()
             metrics.WATCH_RESTARTS.labels(self.resource).inc()

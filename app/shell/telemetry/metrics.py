@@ -14,6 +14,14 @@ ADMISSION_SECONDS = Histogram(
 )
 INDEX_NAMESPACES = Gauge("pullpass_index_namespaces", "Namespaces in the index.")
 INDEX_CREDENTIALS = Gauge("pullpass_index_credentials", "Registry credentials in the index.")
+INDEX_KEYS = Gauge(
+    "pullpass_index_registry_keys", "Distinct registry keys in the index, all namespaces."
+)
+KEYS_CAPPED = Counter(
+    "pullpass_credential_keys_capped_total",
+    "Registry keys left out of the index by the caps (--max-keys-per-secret, --max-keys-total, "
+    "the key length), counted once per Secret version.",
+)
 WATCH_RESTARTS = Counter(
     "pullpass_watch_restarts_total", "Watches started again after they ended.", ["resource"]
 )
