@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from app.core.credentials import dockercfg
 from app.core.credentials.dockercfg import BadDockerConfig, registry_keys, registry_keys_from_config
+from app.core.credentials.keyset import KeyCaps
 
 JSON_TYPE = "kubernetes.io/dockerconfigjson"
 CFG_TYPE = "kubernetes.io/dockercfg"
@@ -374,3 +375,16 @@ def test_more_valid_auth_fields(auth: str) -> None:
 def test_unpadded_auth_one_past_a_quantum_is_invalid() -> None:
     with pytest.raises(BadDockerConfig, match="auth"):
         registry_keys(JSON_TYPE, json_secret({"auths": {"q.io": {"auth": "dXNlcjpwYXNzZ"}}}))
+
+
+def test_capped_keys_are_the_first_that_fit_and_only_they_are_checked() -> None:
+    caps = KeyCaps(per_secret=2, total=100, length=6)
+    bad = {"auth": "not base64"}
+    auths = {"d.io": bad, "long.io": {}, "b.io": {}, "a.io": {}, "c.io": bad}
+    keys, left_out = dockercfg.capped_registry_keys(JSON_TYPE, json_secret({"auths": auths}), caps)
+    assert (keys, left_out) == (("a.io", "b.io"), 3)
+    with pytest.raises(BadDockerConfig):
+        registry_keys(JSON_TYPE, json_secret({"auths": auths}))
+    kept_bad = {"auths": {"a.io": bad, "b.io": {}, "c.io": {}}}
+    with pytest.raises(BadDockerConfig):
+        dockercfg.capped_registry_keys(JSON_TYPE, json_secret(kept_bad), caps)

@@ -11,7 +11,8 @@ from typing import Any
 
 from app.core import labels
 from app.core.credentials.digest import secret_data
-from app.core.credentials.dockercfg import BadDockerConfig, registry_keys
+from app.core.credentials.dockercfg import BadDockerConfig, capped_registry_keys
+from app.core.credentials.keyset import KeyCaps
 
 CREDENTIAL_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
 
@@ -37,6 +38,7 @@ class Credential:
     version: str = ""
     digest: bytes = b""
     uid: str = ""
+    left_out: int = 0  # registry keys the caps left out of `keys`
 
     @property
     def ref(self) -> str:
@@ -52,8 +54,11 @@ def namespace_from_object(obj: Mapping[str, Any]) -> NamespaceInfo:
     return NamespaceInfo(name=str(metadata.get("name", "")), labels=_strings(metadata, "labels"))
 
 
-def credential_from_secret(obj: Mapping[str, Any]) -> Credential | None:
-    """None for Secrets that are not registry credentials.
+def credential_from_secret(
+    obj: Mapping[str, Any], caps: KeyCaps | None = None
+) -> Credential | None:
+    """None for Secrets that are not registry credentials; under `caps`, with at most
+    `caps.per_secret` keys (`dockercfg.capped_registry_keys`).
 
     Raises BadDockerConfig when a credential's data cannot be read, so callers can report it.
     Only pullpass's own annotations are kept: others, such as kubectl's last-applied
@@ -69,16 +74,18 @@ def credential_from_secret(obj: Mapping[str, Any]) -> Credential | None:
     data = obj.get("data")
     if data is not None and not isinstance(data, Mapping):
         raise BadDockerConfig("data must be an object")
+    keys, left_out = capped_registry_keys(str(secret_type), data or {}, caps)
     return Credential(
         namespace=str(metadata.get("namespace", "")),
         name=str(metadata.get("name", "")),
         type=str(secret_type),
         labels=_strings(metadata, "labels"),
         annotations=annotations,
-        keys=registry_keys(str(secret_type), data or {}),
+        keys=keys,
         version=str(metadata.get("resourceVersion", "")),
         digest=secret_data(str(secret_type), data or {}),
         uid=str(metadata.get("uid", "")),
+        left_out=left_out,
     )
 
 

@@ -6,18 +6,25 @@ base64 of `user:password`, fails the whole Secret, and then every pull of a pod 
 So the same checks are made here, and such a Secret is reported instead of injected. Credentials
 are looked at only to be validated and are never returned or kept. Error messages name the
 problem, never the content.
+
+Under `KeyCaps` (every Secret outside the credentials namespace), only the keys kept are checked:
+a tenant's Secret of 1 MiB holds 30,000 entries, and checking each cost half a second of the
+watch thread per event, so a flood of them left the index further behind with every update.
+An entry past the cap that the kubelet would refuse fails only the pods that list that Secret,
+in the namespace of whoever wrote it.
 """
 
 import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
 from app.core.credentials.digest import keyed
+from app.core.credentials.keyset import KeyCaps
 
 DOCKER_CONFIG_JSON = "kubernetes.io/dockerconfigjson"
 DOCKERCFG = "kubernetes.io/dockercfg"
@@ -29,7 +36,7 @@ _GO_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k"})
 # Copies are byte-identical to their source, so a cluster holds far fewer distinct configs than
 # Secrets. Known configs are remembered by a keyed digest (`digest.keyed`), never by content.
 _KNOWN_LIMIT = 16384
-_known: dict[bytes, tuple[str, ...]] = {}
+_known: dict[bytes, tuple[tuple[str, ...], int]] = {}
 
 
 class BadDockerConfig(ValueError):
@@ -42,33 +49,43 @@ def registry_keys(secret_type: str, data: Mapping[str, Any]) -> tuple[str, ...]:
     Sorted and unique; empty when the kubelet would skip the Secret (its data key missing or
     empty). Raises BadDockerConfig when the kubelet would fail to read it.
     """
+    return capped_registry_keys(secret_type, data, None)[0]
+
+
+def capped_registry_keys(
+    secret_type: str, data: Mapping[str, Any], caps: KeyCaps | None
+) -> tuple[tuple[str, ...], int]:
+    """As `registry_keys`, with at most `caps.per_secret` keys of at most `caps.length`
+    characters (the first in sorted order), and how many keys were left out."""
     field = _data_key(secret_type)
     encoded = data.get(field)
     if encoded is None or encoded == "":
-        return ()
+        return (), 0
     if not isinstance(encoded, str):
         raise BadDockerConfig(f"data[{field}] must be a base64 string")
-    digest = keyed(field.encode(), encoded.encode("utf-8", "surrogatepass"))
-    keys = _known.get(digest)
-    if keys is None:
-        keys = _decode(secret_type, field, encoded)
+    digest = keyed(field.encode(), encoded.encode("utf-8", "surrogatepass"), repr(caps).encode())
+    known = _known.get(digest)
+    if known is None:
+        known = _decode(secret_type, field, encoded, caps)
         if len(_known) >= _KNOWN_LIMIT:
             _known.clear()
-        _known[digest] = keys
-    return keys
+        _known[digest] = known
+    return known
 
 
-def _decode(secret_type: str, field: str, encoded: str) -> tuple[str, ...]:
+def _decode(
+    secret_type: str, field: str, encoded: str, caps: KeyCaps | None
+) -> tuple[tuple[str, ...], int]:
     try:
         payload = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise BadDockerConfig(f"data[{field}] is not valid base64") from None
-    return registry_keys_from_config(secret_type, payload)
+    return _keys(secret_type, payload, caps)
 
 
 def registry_keys_from_config(secret_type: str, payload: bytes | str) -> tuple[str, ...]:
     """As `registry_keys`, for the decoded content of the data key (e.g. from `stringData`)."""
-    return tuple(sorted({_go_text(key) for key in registry_entries(secret_type, payload)}))
+    return _keys(secret_type, payload, None)[0]
 
 
 def registry_entries(secret_type: str, payload: bytes | str) -> dict[str, Any]:
@@ -78,16 +95,36 @@ def registry_entries(secret_type: str, payload: bytes | str) -> dict[str, Any]:
     kubelet within one request; everything else keeps only the keys.
     """
     field = _data_key(secret_type)
+    entries = _entries(secret_type, field, payload)
+    for entry in entries.values():
+        _check_entry(entry, field)
+    return entries
+
+
+def _keys(
+    secret_type: str, payload: bytes | str, caps: KeyCaps | None
+) -> tuple[tuple[str, ...], int]:
+    """The keys, each checked, and how many the caps left out (unchecked)."""
+    field = _data_key(secret_type)
+    entries = _entries(secret_type, field, payload)
+    chosen: Iterable[str] = entries
+    if caps is not None:
+        chosen = sorted(key for key in entries if len(key) <= caps.length)[: caps.per_secret]
+    keys = set()
+    for key in chosen:
+        _check_entry(entries[key], field)
+        keys.add(_go_text(key))
+    return tuple(sorted(keys)), len(entries) - len(keys)
+
+
+def _entries(secret_type: str, field: str, payload: bytes | str) -> dict[str, Any]:
+    """The registry entries, not yet checked."""
     if not payload:
         return {}
     document = _load(payload, field)
     if secret_type == DOCKER_CONFIG_JSON:
-        entries = _auths(document, field)
-    else:
-        entries = _object_or_null(document, f"{field} must be a JSON object")
-    for entry in entries.values():
-        _check_entry(entry, field)
-    return entries
+        return _auths(document, field)
+    return _object_or_null(document, f"{field} must be a JSON object")
 
 
 def _data_key(secret_type: str) -> str:

@@ -155,7 +155,8 @@ class Feed:
     def _credential(self, obj: dict[str, Any]) -> Credential | None:
         ref = f"{obj['metadata'].get('namespace')}/{obj['metadata'].get('name')}"
         try:
-            credential = credential_from_secret(obj)
+            home = obj["metadata"].get("namespace") == self.index.settings.credentials_namespace
+            credential = credential_from_secret(obj, None if home else self.index.caps)
         except BadDockerConfig as error:
             self._report_once(ref, "registry credential ignored: unreadable data", str(error))
             return None
@@ -183,9 +184,9 @@ class Feed:
         metrics.KEYS_CAPPED.inc(left_out)
         caps = self.index.caps
         message = (
-            f"{left_out} of {len(credential.keys)} registry keys left out: pullpass indexes at "
-            f"most {caps.per_secret} keys per Secret, {caps.total} in the cluster, each at most "
-            f"{caps.length} characters"
+            f"{left_out} of {len(credential.keys) + credential.left_out} registry keys left out: "
+            f"pullpass indexes at most {caps.per_secret} keys per Secret, {caps.total} in the "
+            f"cluster, each at most {caps.length} characters"
         )
         log.warning(
             "registry keys left out", extra={"secret": credential.ref, "left_out": left_out}

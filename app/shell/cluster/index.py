@@ -25,6 +25,12 @@ Capped = tuple[Credential, int]
 
 
 _MISSING = MatchTable([])
+
+
+def _left_out(read: Credential, kept: Credential) -> int:
+    return read.left_out + len(read.keys) - len(kept.keys)
+
+
 DEFAULT_CAPS = KeyCaps()
 
 
@@ -60,7 +66,7 @@ class Index:
             self._changed(name)
 
     def put_credential(self, credential: Credential) -> int:
-        """How many of its registry keys the caps left out."""
+        """How many of its registry keys the caps left out, on reading it or here."""
         with self._lock:
             secrets = self._secrets.setdefault(credential.namespace, {})
             old = secrets.get(credential.name)
@@ -68,7 +74,7 @@ class Index:
                 self._keys.remove(old.keys)
             kept = secrets[credential.name] = self._admit(credential)
             self._changed(credential.namespace)
-        return len(credential.keys) - len(kept.keys)
+        return _left_out(credential, kept)
 
     def delete_credential(self, namespace: str, name: str) -> None:
         with self._lock:
@@ -102,10 +108,9 @@ class Index:
                     else:
                         fresh.setdefault(namespace, {})[name] = c
             for c in credentials:
-                kept = self._admit(c)
-                fresh.setdefault(c.namespace, {})[c.name] = kept
-                if len(kept.keys) < len(c.keys):
-                    capped.append((c, len(c.keys) - len(kept.keys)))
+                kept = fresh.setdefault(c.namespace, {})[c.name] = self._admit(c)
+                if _left_out(c, kept):
+                    capped.append((c, _left_out(c, kept)))
             self._secrets = fresh
             self._changed()
         return capped
