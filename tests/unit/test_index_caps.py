@@ -5,7 +5,6 @@ that exist."""
 from typing import Any
 
 from kubernetes import client
-from support import namespace, secret
 
 from app.core.credentials.keyset import KeyCaps
 from app.core.credentials.scope import ScopeSettings
@@ -13,6 +12,7 @@ from app.core.images.reference import ImageName, parse_image
 from app.shell.cluster.feed import CAPPED, Feed
 from app.shell.cluster.index import Index
 from app.shell.telemetry import metrics
+from tests.kit.objects import namespace, secret
 
 HOME = "pullpass-system"
 CAPS = KeyCaps(per_secret=3, total=5, length=40)

@@ -3,11 +3,11 @@ keyring rebuilt from every key would, and the caps bound what one Secret or all 
 
 from hypothesis import given
 from hypothesis import strategies as st
-from test_keyring_buckets import IMAGES, KEYS
 
 from app.core.credentials.keyset import KeyCaps, KeySet, admit
 from app.core.images.keyring import Keyring, parse_key
 from app.core.images.reference import parse_image
+from tests.unit.test_keyring_buckets import IMAGES, KEYS
 
 
 def rebuilt(secrets: list[list[str]], image: str) -> bool:
