@@ -107,9 +107,7 @@ def _keys(
     """The keys, each checked, and how many the caps left out (unchecked)."""
     field = _data_key(secret_type)
     entries = _entries(secret_type, field, payload)
-    chosen: Iterable[str] = entries
-    if caps is not None:
-        chosen = sorted(key for key in entries if len(key) <= caps.length)[: caps.per_secret]
+    chosen: Iterable[str] = entries if caps is None else _first_fitting(entries, caps)
     keys = set()
     for key in chosen:
         _check_entry(entries[key], field)
@@ -125,6 +123,21 @@ def _entries(secret_type: str, field: str, payload: bytes | str) -> dict[str, An
     if secret_type == DOCKER_CONFIG_JSON:
         return _auths(document, field)
     return _object_or_null(document, f"{field} must be a JSON object")
+
+
+def _first_fitting(entries: dict[str, Any], caps: KeyCaps) -> list[str]:
+    """The first `caps.per_secret` keys in sorted order of at most `caps.length` characters.
+
+    Sorted whole (in C), then read only until enough fit: looking at each of 30,000 keys in
+    Python cost more than everything else read from the Secret.
+    """
+    first: list[str] = []
+    for key in sorted(entries):
+        if len(first) == caps.per_secret:
+            break
+        if len(key) <= caps.length:
+            first.append(key)
+    return first
 
 
 def _data_key(secret_type: str) -> str:
