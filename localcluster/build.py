@@ -140,6 +140,14 @@ def build_images(timeout: float = NODE_TIMEOUT) -> Path:
     return images
 
 
+def build_credential_provider(timeout: float = NODE_TIMEOUT) -> Path:
+    """The kubelet's plugin of secretless mode, built and cached by scripts/credential-provider."""
+    plugin = Path(run_script(REPO / "scripts" / "credential-provider", timeout))
+    if not os.access(plugin, os.X_OK):
+        raise ClusterError(f"the plugin is missing: scripts/credential-provider printed {plugin}")
+    return plugin
+
+
 def find_helm(timeout: float = NODE_TIMEOUT) -> Path:
     """The pinned helm, built and cached by scripts/helm."""
     helm = Path(run_script(REPO / "scripts" / "helm", timeout))

@@ -12,10 +12,19 @@ Why each setting:
 - `--node-ip`: the node address inside the namespace (a node IP cannot be loopback).
 The kubelet's image credential verification stays on (the default): a pod without the right
 credential cannot use an image that another pod pulled.
+
+Secretless mode: the kubelet runs pullpass's credential provider plugin for images under
+`SECRETLESS_IMAGES` only (`matchImages`; every other test pulls with `imagePullSecrets` alone),
+with a pod-bound token for `AUDIENCE`, as the chart's CredentialProviderConfig sets it. The
+plugin presents the kubelet's own client certificate (copied out of its kubeconfig into one PEM,
+as kubeadm keeps it) and reads its settings from `credential_settings`, which a test writes once
+pullpass's Service exists, as the chart's DaemonSet does on a real node.
 """
 
 from __future__ import annotations
 
+import base64
+import shutil
 from pathlib import Path
 
 import yaml
@@ -24,13 +33,24 @@ from localcluster.certificates import issue, write_pair
 from localcluster.node_daemon import SYSTEM_PATH, NodeDaemon, NodeSite
 
 HEALTHZ_PORT = 10248
+PLUGIN = "pullpass-credential-provider"
+AUDIENCE = "pullpass.io/credentials"
+SECRETLESS_IMAGES = "127.0.0.1:5000/secretless"
 
 
 class Kubelet(NodeDaemon):
     """The kubelet for node `name` at the node address, talking to containerd at
     `runtime_socket`."""
 
-    def __init__(self, site: NodeSite, *, name: str, ca_file: Path, runtime_socket: Path) -> None:
+    def __init__(
+        self,
+        site: NodeSite,
+        *,
+        name: str,
+        ca_file: Path,
+        runtime_socket: Path,
+        credential_provider: Path,
+    ) -> None:
         workdir = site.workdir / "kubelet"
         self.root_dir = workdir / "root"
         self.pod_logs_dir = workdir / "pod-logs"
@@ -83,6 +103,9 @@ class Kubelet(NodeDaemon):
         }
         self.config = workdir / "kubelet.yaml"
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.client_pem = pki / "kubelet-client-current.pem"
+        self.credential_settings = workdir / f"{PLUGIN}.json"
+        plugin_dir, plugin_config = self._credential_provider(workdir, credential_provider)
         super().__init__(
             site,
             "kubelet",
@@ -92,6 +115,8 @@ class Kubelet(NodeDaemon):
                 f"--root-dir={self.root_dir}",
                 f"--node-ip={site.netns.address}",
                 f"--hostname-override={name}",
+                f"--image-credential-provider-config={plugin_config}",
+                f"--image-credential-provider-bin-dir={plugin_dir}",
                 "--v=1",
             ],
             healthz=f"http://127.0.0.1:{HEALTHZ_PORT}/healthz",
@@ -102,3 +127,40 @@ class Kubelet(NodeDaemon):
     def start(self, timeout: float = 120) -> None:
         self.root_dir.mkdir(parents=True, exist_ok=True)
         super().start(timeout)
+
+    def _credential_provider(self, workdir: Path, plugin: Path) -> tuple[Path, Path]:
+        """The plugin's directory and the CredentialProviderConfig, as the chart renders it."""
+        user = yaml.safe_load(self.kubeconfig.read_text())["users"][0]["user"]
+        self.client_pem.write_bytes(
+            base64.b64decode(user["client-certificate-data"])
+            + base64.b64decode(user["client-key-data"])
+        )
+        self.client_pem.chmod(0o600)
+        plugin_dir = workdir / "credential-provider-bin"
+        plugin_dir.mkdir(parents=True, exist_ok=True)
+        self.plugin = plugin_dir / PLUGIN
+        shutil.copy2(plugin, self.plugin)
+        provider = {
+            "name": PLUGIN,
+            "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+            "matchImages": [SECRETLESS_IMAGES],
+            "defaultCacheDuration": "5s",
+            "args": [f"--settings={self.credential_settings}"],
+            "tokenAttributes": {
+                "serviceAccountTokenAudience": AUDIENCE,
+                "requireServiceAccount": True,
+                "cacheType": "ServiceAccount",
+            },
+        }
+        config = workdir / "credential-provider-config.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kubelet.config.k8s.io/v1",
+                    "kind": "CredentialProviderConfig",
+                    "providers": [provider],
+                },
+                sort_keys=False,
+            )
+        )
+        return plugin_dir, config

@@ -37,6 +37,7 @@ from typing import Any
 from localcluster import leftovers
 from localcluster.build import (
     build_control_plane,
+    build_credential_provider,
     build_images,
     build_node,
     find_helm,
@@ -93,6 +94,7 @@ class Binaries:
     images: Path
     helm: Path
     kubectl: Path
+    credential_provider: Path
 
 
 def require_root() -> None:
@@ -117,6 +119,7 @@ class Node:
             images=build_images(),
             helm=find_helm(),
             kubectl=find_kubectl(),
+            credential_provider=build_credential_provider(),
         )
 
     def __init__(
@@ -180,6 +183,7 @@ class Node:
             name=NODE_NAME,
             ca_file=self.control_plane.ca_file,
             runtime_socket=self.containerd.socket,
+            credential_provider=binaries.credential_provider,
         )
         self.scheduler = Scheduler(site)
         self.kube_proxy = KubeProxy(site, name=NODE_NAME, cluster_cidr=POD_CIDR)

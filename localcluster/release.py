@@ -9,6 +9,7 @@ security context, read-only root filesystem, the certificate directory) shows he
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import dataclass
@@ -27,6 +28,12 @@ PULL_SECRET = "pullpass-registry"  # noqa: S105 - a Secret name, not a password
 REGISTRY_USER = "pullpass"
 INJECT_LABEL = "pullpass.io/inject"
 PROBE_NAMESPACE = "pullpass-probe"
+# Secretless mode next to the webhook: the credentials port, with the kubelet's plugin set up by
+# the node harness itself (localcluster/kubelet) rather than the chart's DaemonSet.
+SECRETLESS = (
+    "credentialProvider.enabled=true",
+    "credentialProvider.daemonSet.enabled=false",
+)
 
 
 @dataclass
@@ -111,6 +118,41 @@ class Release:
                     f"(last answer: {done.stdout[-500:]}{done.stderr[-500:]})\n{self.diagnosis()}"
                 )
             time.sleep(0.5)
+
+    def upgrade(self, *sets: str, reset: bool = False, timeout: float = 300) -> None:
+        """`helm upgrade` with `--set` values over the installed ones (or over the install's
+        values file, `reset`), then the rollout done."""
+        values = (
+            ["--reset-values", "--values", str(self.node.workdir / "pullpass-values.yaml")]
+            if reset
+            else ["--reuse-values"]
+        )
+        self.node.helm(
+            "upgrade", self.name, str(CHART), "--namespace", self.namespace, *values,
+            *[a for value in sets for a in ("--set", value)], "--wait",
+            f"--timeout={int(timeout)}s", timeout=timeout + 30,
+        )  # fmt: skip
+        self.node.kubectl(
+            "rollout", "status", f"deployment/{self.fullname}", "-n", self.namespace,
+            f"--timeout={int(timeout)}s",
+        )  # fmt: skip
+
+    def write_plugin_settings(self, port: int = 8444) -> None:
+        """What the chart's DaemonSet writes on a node for the plugin: pullpass's Service address
+        and CA, and the kubelet's own client certificate."""
+        kubectl, kubelet = self.node.kubectl, self.node.kubelet
+        service = kubectl.json("get", "service", self.fullname, "-n", self.namespace)
+        tls = kubectl.json("get", "secret", f"{self.fullname}-tls", "-n", self.namespace)
+        ca = self.node.workdir / "pullpass-ca.crt"
+        ca.write_bytes(base64.b64decode(tls["data"]["ca.crt"]))
+        settings = {
+            "url": f"https://{service['spec']['clusterIP']}:{port}/credentials",
+            "caFile": str(ca),
+            "serverName": f"{self.fullname}.{self.namespace}.svc",
+            "certFile": str(kubelet.client_pem),
+            "keyFile": str(kubelet.client_pem),
+        }
+        kubelet.credential_settings.write_text(json.dumps(settings))
 
     def diagnosis(self) -> str:
         """The release's pods, their events and logs: why it is not serving."""

@@ -3,7 +3,8 @@
 As root: a one-node cluster (scripts/node, scripts/images) in a network namespace of its own, a
 private registry in it, pullpass installed with `helm install charts/pullpass` from its own image,
 then examples/ applied. It prints the pod pullpass served (Running, `Successfully pulled image`)
-next to a control pod outside pullpass's scope (the registry's refusal).
+next to a control pod outside pullpass's scope (the registry's refusal), then turns secretless
+mode on next to the webhook and shows a pod that names no Secret pulled by the kubelet's plugin.
 
 Without root: what the node needs, then today's control-plane result: the Pod as the user wrote
 it next to the Pod the API server stored, with pullpass registered as its webhook.
@@ -32,7 +33,7 @@ from localcluster import release  # noqa: E402
 from localcluster.build import build_control_plane  # noqa: E402
 from localcluster.control_plane import ControlPlane  # noqa: E402
 from localcluster.kubectl import Kubectl  # noqa: E402
-from localcluster.node import Node  # noqa: E402
+from localcluster.node import BUSYBOX, Node  # noqa: E402
 from localcluster.webhook import Pullpass, webhook_configuration  # noqa: E402
 
 EXAMPLES = REPO / "examples"
@@ -206,8 +207,43 @@ def show_pod(kubectl: Kubectl, namespace: str, pod: str, title: str) -> tuple[st
     return phase, messages
 
 
+def secretless_demo(installed: release.Release, kubectl: Kubectl) -> bool:
+    """Secretless mode next to the webhook: the kubelet's plugin asks pullpass for a pod the
+    webhook leaves alone (opted out), so the pod names nothing and no copy is made for it."""
+    say()
+    say("6/6 secretless mode next to it: helm upgrade --set credentialProvider.enabled=true;")
+    say("    the kubelet's plugin asks pullpass with the pod's token (docs/secretless.md)")
+    installed.upgrade(*release.SECRETLESS)
+    installed.write_plugin_settings()
+    registry = installed.node.registry
+    image = registry.copy(BUSYBOX, f"{registry.host}/secretless/hello:1")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "hello-secretless",
+            "namespace": "team-a",
+            "labels": {"pullpass.io/inject": "disabled"},
+        },
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "app", "image": image, "command": ["sh", "-c", "sleep 3600"]}],
+        },
+    }
+    kubectl.apply(pod)
+    phase, events = show_pod(
+        kubectl, "team-a", "hello-secretless", "opted out of the webhook: secretless mode served it"
+    )
+    stored = kubectl.json("get", "pod", "hello-secretless", "-n", "team-a")
+    return (
+        phase == "Running"
+        and not pull_secrets(stored)
+        and any("Successfully pulled image" in m for m in events)
+    )
+
+
 def node_demo(once: bool) -> int:
-    say("1/5 building or reusing the node: scripts/host-packages, control-plane, node, images...")
+    say("1/6 building or reusing the node: scripts/host-packages, control-plane, node, images...")
     binaries = Node.build()
     workdir = Path(tempfile.mkdtemp(prefix="pullpass-demo-"))
     node = Node(
@@ -216,16 +252,16 @@ def node_demo(once: bool) -> int:
         registry_users={DEMO_USER: DEMO_PASSWORD, release.REGISTRY_USER: os.urandom(12).hex()},
     )
     try:
-        say("2/5 starting the node in network namespace pullpass-node (10.250.0.1)...")
+        say("2/6 starting the node in network namespace pullpass-node (10.250.0.1)...")
         node.start()
         say(f"    node Ready after {node.ready_after:.0f}s; images pushed to 127.0.0.1:5000")
-        say("3/5 helm install pullpass charts/pullpass (image 127.0.0.1:5000/pullpass:0.1.0)...")
+        say("3/6 helm install pullpass charts/pullpass (image 127.0.0.1:5000/pullpass:0.1.0)...")
         began = time.monotonic()
-        release.install(node)
+        installed = release.install(node)
         say(f"    both replicas Ready and called by the API server after "
             f"{time.monotonic() - began:.0f}s")  # fmt: skip
         kubectl = node.kubectl
-        say("4/5 kubectl apply -f examples/ ...")
+        say("4/6 kubectl apply -f examples/ ...")
         for path in (EXAMPLES / "namespace.yaml", EXAMPLES / "credential.yaml"):
             kubectl("apply", "-f", str(path))
         kubectl("apply", "-f", str(EXAMPLES / "node" / "credential.yaml"))
@@ -236,19 +272,21 @@ def node_demo(once: bool) -> int:
         kubectl("apply", "-f", str(EXAMPLES / "node" / "pod.yaml"))
         apply_until_admitted(kubectl, EXAMPLES / "node" / "control.yaml")
         say()
-        say("5/5 what the kubelet did:")
+        say("5/6 what the kubelet did:")
         served_phase, served = show_pod(kubectl, "team-a", "hello", "pullpass served it")
         logs = kubectl("logs", "hello", "-n", "team-a", check=False).stdout.strip()
         say(f"  logs: {logs}")
         control_phase, control = show_pod(
             kubectl, "team-b", "hello", "namespace not enabled: pullpass leaves it alone"
         )
+        secretless_ok = secretless_demo(installed, kubectl)
         ok = (
             today == ["testquay"]
             and served_phase == "Running"
             and any("Successfully pulled image" in m for m in served)
             and any("no basic auth credentials" in m or "401" in m for m in control)
             and "Running" not in control_phase
+            and secretless_ok
         )
         if once:
             return 0 if ok else 1

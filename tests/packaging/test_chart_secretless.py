@@ -108,3 +108,7 @@ def test_the_webhook_can_be_turned_off(helm_path: str) -> None:
     objects = render({**SECRETLESS, "webhook": {"enabled": False}})
     assert not find(objects, "MutatingWebhookConfiguration")
     assert find(objects, "DaemonSet")
+    # Self-managed certificates then trust no webhook; pullpass serve accepts that.
+    args = container(objects)["args"]
+    assert not [a for a in args if a.startswith("--webhook-config")]
+    assert cli.parse([*args, "--kubeconfig=k"]).webhook_config is None

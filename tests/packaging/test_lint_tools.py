@@ -25,6 +25,7 @@ VALUE_COMBINATIONS: dict[str, dict[str, Any]] = {
     "rancher": {"rancher": True},
     "service-monitor": {"serviceMonitor": {"enabled": True}},
     "no-replication": {"replication": {"enabled": False}},
+    "secretless": {"credentialProvider": {"enabled": True}},
 }
 
 

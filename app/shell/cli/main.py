@@ -330,8 +330,12 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         raise UsageError("pullpass serve: --lease-duration must be at least 3 seconds")
     if args.command == "serve" and args.repair and args.objects:
         raise UsageError("pullpass serve: --repair needs a cluster, not --objects")
-    if args.command == "serve" and args.tls_secret and not (args.webhook_config and args.service):
-        raise UsageError("pullpass serve: --tls-secret needs --webhook-config and --service")
+    if args.command == "serve" and args.tls_secret and not args.service:
+        raise UsageError("pullpass serve: --tls-secret needs --service")
+    # Without a webhook to trust it (secretless mode alone), the CA goes into no caBundle.
+    no_webhook = args.command == "serve" and args.credentials_port is not None
+    if args.command == "serve" and args.tls_secret and not (args.webhook_config or no_webhook):
+        raise UsageError("pullpass serve: --tls-secret needs --webhook-config")
     if args.command == "serve" and args.credentials_port is not None:
         if args.admission != "webhook":
             raise UsageError("pullpass serve: --credentials-port needs --admission=webhook")

@@ -33,7 +33,7 @@ class SelfManagedCerts(threading.Thread):
         *,
         namespace: str,
         secret: str,
-        webhook_config: str,
+        webhook_config: str | None,
         service: str,
         cert_dir: str,
         days: int = 365,
@@ -155,6 +155,10 @@ class SelfManagedCerts(threading.Thread):
         return True
 
     def _trust(self, ca: pki.Pair) -> bool:
+        """Put `ca` in the webhook's caBundle; with no webhook (secretless mode alone) nobody
+        else needs to trust it through the API server."""
+        if self.webhook_config is None:
+            return False
         config = call_json(self.admission.read_mutating_webhook_configuration, self.webhook_config)
         patch = []
         for i, webhook in enumerate(config.get("webhooks") or ()):
