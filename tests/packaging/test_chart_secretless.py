@@ -112,3 +112,5 @@ def test_the_webhook_can_be_turned_off(helm_path: str) -> None:
     args = container(objects)["args"]
     assert not [a for a in args if a.startswith("--webhook-config")]
     assert cli.parse([*args, "--kubeconfig=k"]).webhook_config is None
+    rules = one(objects, "ClusterRole", RELEASE)["rules"]
+    assert not [r for r in rules if "mutatingwebhookconfigurations" in r["resources"]]
