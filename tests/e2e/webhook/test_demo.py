@@ -1,8 +1,9 @@
 """The README's main command works: `make demo` runs scripts/demo.py, checked here with --once.
 
 As root it runs a real node: the pod pullpass served is Running after `Successfully pulled
-image`, the control pod outside pullpass's scope is refused by the registry, and nothing is left
-running. Without root it says what the node needs and shows the control-plane result.
+image`, the control pod outside pullpass's scope is refused by the registry, a pod served in
+secretless mode pulls naming no Secret, and nothing is left running. Without root it says what
+the node needs and shows the control-plane result.
 """
 
 import os
@@ -51,11 +52,15 @@ def test_demo_shows_the_real_thing() -> None:
         assert "needs:" in stdout
         return
     assert first.startswith("pullpass demo: the first run builds everything once, about"), first
-    served, control = stdout.split("team-a/hello: pullpass served it", 1)[1].split("team-b/hello")
+    served, rest = stdout.split("team-a/hello: pullpass served it", 1)[1].split("team-b/hello")
+    control, secretless = rest.split("team-a/hello-secretless: ", 1)
     assert "imagePullSecrets: ['local-registry']   phase: Running" in served
     assert 'Successfully pulled image "127.0.0.1:5000/busybox:1"' in served
     assert "logs: hello from a private image" in served
     assert "imagePullSecrets: []   phase: Pending" in control
     assert "authorization failed: no basic auth credentials" in control
+    # Secretless mode next to it: the pod names nothing, the kubelet's plugin got the login.
+    assert "imagePullSecrets: []   phase: Running" in secretless
+    assert 'Successfully pulled image "127.0.0.1:5000/secretless/hello:1"' in secretless
     assert "left behind" not in stdout
     assert not (NETNS_DIR / NETNS_NAME).exists(), "the demo left its network namespace"
