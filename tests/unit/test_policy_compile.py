@@ -21,7 +21,7 @@ from app.core.images.go_string import go_bytes
 from app.core.images.go_url import parse_url, split_url
 from app.core.images.keyring import key_matches, parse_key
 from app.core.images.reference import parse_image
-from app.core.policy.compile import CompiledKey, compile_entries, compile_key
+from app.core.policy.compile import CompiledKey, compile_entries, compile_key, index_entries
 from app.core.policy.glob_regex import NeverMatches, label_regex
 from app.core.policy.manifests import MAX_ENTRIES, MAX_KEYS
 from app.core.policy.parameters import anywhere, desired, namespace_spec, shared_spec
@@ -198,3 +198,22 @@ def test_entries_stay_within_the_schema_bounds() -> None:
     long_host = parse_key("-" * 300 + ".example")
     assert long_host is not None
     assert compile_key(long_host) is None
+
+
+def test_index_holds_every_key_by_exact_host_in_entry_order() -> None:
+    """The CEL looks a target's host up here instead of looping over every entry's keys, so each
+    key must be here once, with its entry's name, the glob hosts apart."""
+    keys = ("quay.io", "quay.io/team", "*.corp.example", "https://index.docker.io/v1/")
+    wide = Credential("team", "wide", "kubernetes.io/dockerconfigjson", {}, {}, keys)
+    other = Credential("team", "other", "kubernetes.io/dockerconfigjson", {}, {}, ("quay.io",))
+    entries = compile_entries([Scoped("a", "namespace", wide), Scoped("b", "namespace", other)])
+    index = index_entries(entries)
+    assert {h: [(k["name"], k["path"]) for k in v] for h, v in index["exact"].items()} == {
+        "quay.io": [("a", ""), ("a", "/team"), ("b", "")],
+        "index.docker.io": [("a", "")],
+    }
+    assert [(k["name"], k["host"]) for k in index["globs"]] == [("a", "^[^./]*\\.corp\\.example$")]
+    indexed = len(index["globs"]) + sum(len(v) for v in index["exact"].values())
+    assert indexed == sum(len(e["keys"]) for e in entries)
+    spec = namespace_spec(resolve(NamespaceInfo("team", {}), [wide], [], ScopeSettings("x")))
+    assert spec["credentialsIndex"] == index_entries(spec["credentials"])

@@ -25,7 +25,11 @@ def test_match_conditions_read_no_namespace_object() -> None:
         if p["kind"] == "MutatingAdmissionPolicy"
     }
     assert conditions == {
-        "pullpass-namespace": [condition_entry(cel.could_add("params.spec.credentials"))],
+        "pullpass-namespace": [
+            condition_entry(
+                cel.could_add("params.spec.credentials", "[params.spec.credentialsIndex]")
+            )
+        ],
         "pullpass-shared": [condition_entry(UNCOVERED)],
     }
     assert not any("namespaceObject" in c["expression"] for v in conditions.values() for c in v)

@@ -119,24 +119,38 @@ _HUBLIKE = (
 )
 
 
-def could_add(entries: str) -> str:
+def _hosts(i: str) -> str:
+    """Every host the keyring's target of image `i` can have, read from the string: its first
+    component whole, before a `:`, inside `[...]`, and Docker Hub's (for images without one)."""
+    first = f"{i}.substring(0, {i}.indexOf('/'))"
+    return (
+        f"(!{i}.contains('/') ? ['docker.io'] : ['docker.io', {first}] + "
+        f"({first}.contains(':') ? [{first}.substring(0, {first}.indexOf(':'))] : []) + "
+        f"({first}.startsWith('[') && {first}.contains(']') ? "
+        f"[{first}.substring(1, {first}.indexOf(']'))] : []))"
+    )
+
+
+def could_add(entries: str, indexes: str) -> str:
     """A cheap superset of "the policy adds a name", for a `matchConditions` entry.
 
-    Some entry in scope that the pod does not list has a key whose host could be an image's: a
-    glob host, an exact host found in the image string (a parsed host is always a substring of
-    the image, except Docker Hub's, which only Docker Hub images get), or a Docker Hub key and an
-    image that could be Docker Hub's. When it is false the mutation would return no patch, and
-    the API server skips its patch pipeline. `entries` must not read `namespaceObject`, which
-    a match condition does not have.
+    Some entry in scope that the pod does not list has a key that could serve one of its
+    images: a glob key, an exact key under one of the image's possible hosts (`_hosts`, looked up
+    in the entries' `indexes`), or a Docker Hub key when an image could be Docker Hub's. When it
+    is false the mutation would return no patch, and the API server skips its patch pipeline.
+    Neither expression may read `namespaceObject`, which a match condition does not have.
     """
-    served = (
-        "k.exact == '' || i.contains(k.exact) || "
-        f"((k.dockerHub || k.exact == 'docker.io') && {_HUBLIKE})"
+    unlisted = f"!(k.name in {_LISTED})"
+    direct = (
+        f"({indexes}).exists(x, x.globs.exists(k, {unlisted}) || "
+        f"({_images()}).exists(i, {_hosts('i')}.exists(h, "
+        f"h in x.exact && x.exact[h].exists(k, {unlisted}))))"
     )
-    return (
-        f"({entries}).exists(e, !(e.name in {_LISTED}) && "
-        f"e.keys.exists(k, ({_images()}).exists(i, {served})))"
+    hub = (
+        f"(({_images()}).exists(i, {_HUBLIKE}) && ({entries}).exists(e, "
+        f"!(e.name in {_LISTED}) && e.keys.exists(k, k.dockerHub)))"
     )
+    return f"{direct} || {hub}"
 
 
 def _parsed(entries: str) -> list[tuple[str, str]]:
@@ -154,18 +168,41 @@ def _named(steps: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"name": name, "expression": expression} for name, expression in steps]
 
 
-def variables(entries: str) -> list[dict[str, str]]:
-    """The mutating policy's variables, `entries` being the CEL list of the entries in scope."""
-    direct = (
-        "variables.targets.map(t, t + "
-        f"[variables.entries.exists(e, e.keys.exists(k, {_DIRECT})) ? 'y' : ''])"
+_KEY_FITS = "k.port == t[1] && t[2].startsWith(k.path)"
+
+
+def variables(entries: str, indexes: str) -> list[dict[str, str]]:
+    """The mutating policy's variables: `entries` the CEL list of the entries in scope, `indexes`
+    the list of their `compile.EntryIndex` (one per entry list).
+
+    `served`, per target, the names of the entries whose keys serve it directly, per index: the
+    target's host looked up among the exact hosts, the glob hosts matched in turn. An entry is
+    added when it serves a target directly, or has a Docker Hub key and some Docker Hub target
+    has no direct match (`hubOnly`), in entry order; names are unique in a scope.
+    """
+    lookup = (
+        f"(t[0] in x.exact ? x.exact[t[0]].filter(k, {_KEY_FITS}).map(k, k.name) : []) + "
+        f"x.globs.filter(k, {_KEY_FITS} && t[0].matches(k.host)).map(k, k.name)"
     )
-    wanted = (
-        "variables.entries.filter(e, variables.direct.exists(t, e.keys.exists(k, "
-        f"{_DIRECT} || (k.dockerHub && t[3] == 'y' && t[5] == ''))))"
+    served = f"variables.targets.map(t, ({indexes}).map(x, {lookup}))"
+    hub_only = (
+        "variables.targets.exists(i, t, t[3] == 'y' && "
+        "!variables.served[i].exists(m, m.size() > 0))"
+    )
+    added = (
+        "variables.entries.filter(e, variables.served.exists(l, l.exists(m, e.name in m)) || "
+        "(variables.hubOnly && e.keys.exists(k, k.dockerHub)))"
         ".map(e, e.name).filter(n, !(n in variables.listed))"
     )
-    return _named([*_parsed(entries), ("direct", direct), ("listed", _LISTED), ("added", wanted)])
+    return _named(
+        [
+            *_parsed(entries),
+            ("served", served),
+            ("hubOnly", hub_only),
+            ("listed", _LISTED),
+            ("added", added),
+        ]
+    )
 
 
 def warning_variables(entries: str) -> list[dict[str, str]]:

@@ -38,6 +38,21 @@ class Entry(TypedDict):
     keys: list[CompiledKey]
 
 
+class IndexedKey(TypedDict):
+    name: str
+    host: str
+    port: str
+    path: str
+
+
+class EntryIndex(TypedDict):
+    """A list of entries' keys by exact host (`exact`), the glob hosts' apart (`globs`): the CEL
+    then looks a target's host up instead of looping over entries and keys."""
+
+    exact: dict[str, list[IndexedKey]]
+    globs: list[IndexedKey]
+
+
 _GLOB = set(b"*?[\\")
 
 
@@ -88,3 +103,22 @@ def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
         for c in credentials
     ]
     return entries[:MAX_ENTRIES]
+
+
+def index_entries(entries: list[Entry]) -> EntryIndex:
+    """Every key of the entries with its entry's name, in entry order, keyed by exact host."""
+    exact: dict[str, list[IndexedKey]] = {}
+    globs: list[IndexedKey] = []
+    for entry in entries:
+        for key in entry["keys"]:
+            item: IndexedKey = {
+                "name": entry["name"],
+                "host": key["host"],
+                "port": key["port"],
+                "path": key["path"],
+            }
+            if key["exact"]:
+                exact.setdefault(key["exact"], []).append(item)
+            else:
+                globs.append(item)
+    return {"exact": exact, "globs": globs}

@@ -62,6 +62,30 @@ def _keys(max_items: int) -> _Object:
     return {"type": "array", "maxItems": max_items, "items": key}
 
 
+def _index() -> _Object:
+    """`compile.EntryIndex` of one entry list: at most every key of its entries."""
+    keys = MAX_ENTRIES * MAX_KEYS
+    key = {
+        "type": "object",
+        "required": ["name", "host", "port", "path"],
+        "properties": {
+            "name": _string(NAME_LENGTH),
+            "host": _string(HOST_LENGTH),
+            "port": _string(PORT_LENGTH),
+            "path": _string(PATH_LENGTH),
+        },
+    }
+    listed = {"type": "array", "maxItems": keys, "items": key}
+    return {
+        "type": "object",
+        "required": ["exact", "globs"],
+        "properties": {
+            "exact": {"type": "object", "maxProperties": keys, "additionalProperties": listed},
+            "globs": listed,
+        },
+    }
+
+
 def _entries() -> _Object:
     entry = {
         "type": "object",
@@ -78,9 +102,19 @@ def _entries() -> _Object:
 def crd() -> _Object:
     spec = {
         "type": "object",
-        "required": ["credentials", "projects", "cluster", "covered", "anywhere", "scopes"],
+        "required": [
+            *("credentials", "credentialsIndex", "projects", "projectsIndex"),
+            *("cluster", "clusterIndex", "covered", "anywhere", "scopes"),
+        ],
         "properties": {
             "credentials": _entries(),
+            "credentialsIndex": _index(),
+            "projectsIndex": {
+                "type": "object",
+                "maxProperties": MAX_PROJECTS,
+                "additionalProperties": _index(),
+            },
+            "clusterIndex": _index(),
             "projects": {
                 "type": "object",
                 "maxProperties": MAX_PROJECTS,
@@ -136,17 +170,22 @@ def crd() -> _Object:
 UNCOVERED = "!(request.namespace in params.spec.covered)"
 
 
-def _shared_entries(project_label: str) -> str:
+def _shared(project_label: str, entries: bool) -> str:
+    """The shared policy's scope through `namespaceObject`'s project label: the entries in scope
+    (`entries`), else the list of their indexes (`compile.EntryIndex`)."""
     label = cel._quote(project_label)
     project = f"namespaceObject.metadata.labels[{label}]"
     known = (
         f"has(namespaceObject.metadata.labels) && {label} in namespaceObject.metadata.labels && "
         f"{project} in params.spec.projects"
     )
-    return (
-        "namespaceObject.metadata.name in params.spec.covered ? [] : "
-        f"({known} ? params.spec.projects[{project}] : []) + params.spec.cluster"
-    )
+    if entries:
+        lists = f"({known} ? params.spec.projects[{project}] : []) + params.spec.cluster"
+    else:
+        lists = (
+            f"({known} ? [params.spec.projectsIndex[{project}]] : []) + [params.spec.clusterIndex]"
+        )
+    return f"namespaceObject.metadata.name in params.spec.covered ? [] : {lists}"
 
 
 def _policy(kind: str, name: str, spec: _Object) -> _Object:
@@ -170,7 +209,7 @@ def _policy(kind: str, name: str, spec: _Object) -> _Object:
     }
 
 
-def _mutating(name: str, entries: str, condition: str) -> _Object:
+def _mutating(name: str, entries: str, indexes: str, condition: str) -> _Object:
     """`condition` (a `matchConditions` entry) skips the patch pipeline (the pod encoded,
     patched, decoded, converted and defaulted, then the admission chain run again) where the
     policy would add nothing.
@@ -185,7 +224,7 @@ def _mutating(name: str, entries: str, condition: str) -> _Object:
         {
             "reinvocationPolicy": "Never",
             "matchConditions": [condition_entry(condition)],
-            "variables": cel.variables(entries),
+            "variables": cel.variables(entries, indexes),
             "mutations": [
                 {"patchType": "JSONPatch", "jsonPatch": {"expression": cel.json_patch()}}
             ],
@@ -242,13 +281,16 @@ def manifests(
     no ValidatingAdmissionPolicy (what it costs a pod create: docs/performance.md section 7)."""
     own = {"name": NAMESPACE_OBJECT}
     shared = {"name": SHARED_OBJECT, "namespace": credentials_namespace}
-    own_entries, shared_entries = "params.spec.credentials", _shared_entries(project_label)
+    own_entries, shared_entries = "params.spec.credentials", _shared(project_label, True)
+    own_indexes, shared_indexes = "[params.spec.credentialsIndex]", _shared(project_label, False)
     mutating, validating = "MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"
     objects = [
         crd(),
-        _mutating("pullpass-namespace", own_entries, cel.could_add(own_entries)),
+        _mutating(
+            "pullpass-namespace", own_entries, own_indexes, cel.could_add(own_entries, own_indexes)
+        ),
         _binding(mutating, "pullpass-namespace", own, []),
-        _mutating("pullpass-shared", shared_entries, UNCOVERED),
+        _mutating("pullpass-shared", shared_entries, shared_indexes, UNCOVERED),
         _binding(mutating, "pullpass-shared", shared, [credentials_namespace]),
     ]
     if warnings:

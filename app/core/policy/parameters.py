@@ -18,7 +18,13 @@ from app.core.credentials.scope import (
     ScopeSettings,
     source_scope,
 )
-from app.core.policy.compile import CompiledKey, Entry, compile_entries, compile_keys
+from app.core.policy.compile import (
+    CompiledKey,
+    Entry,
+    compile_entries,
+    compile_keys,
+    index_entries,
+)
 from app.core.policy.manifests import MAX_ANYWHERE, NAMESPACE_OBJECT, SHARED_OBJECT
 
 Spec = dict[str, Any]
@@ -38,10 +44,14 @@ def anywhere(credentials: Iterable[Credential]) -> list[CompiledKey]:
 
 
 def namespace_spec(resolution: Resolution) -> Spec:
+    credentials = compile_entries(resolution.credentials)
     return {
-        "credentials": compile_entries(resolution.credentials),
+        "credentials": credentials,
+        "credentialsIndex": index_entries(credentials),
         "projects": {},
+        "projectsIndex": {},
         "cluster": [],
+        "clusterIndex": index_entries([]),
         "covered": {},
         "anywhere": [],
         "scopes": {},
@@ -73,10 +83,14 @@ def shared_spec(
         for name, r in sorted(resolutions.items())
         if covered(r) or name == settings.credentials_namespace
     }
+    cluster_entries = compile_entries(cluster)
     return {
         "credentials": [],
+        "credentialsIndex": index_entries([]),
         "projects": compiled,
-        "cluster": compile_entries(cluster),
+        "projectsIndex": {p: index_entries(e) for p, e in compiled.items()},
+        "cluster": cluster_entries,
+        "clusterIndex": index_entries(cluster_entries),
         "covered": dict.fromkeys(own, True),
         "anywhere": everywhere or [],
         "scopes": {
