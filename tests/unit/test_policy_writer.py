@@ -17,7 +17,7 @@ from app.core.credentials.credential import Credential, NamespaceInfo
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster import policy_writer
 from app.shell.cluster.index import Index
-from app.shell.cluster.leader_work import LeaderSetup
+from app.shell.cluster.leader_work import LeaderSetup, Pacing
 from app.shell.cluster.policy_writer import PolicyWriter, wanted
 from tests.kit.eventually import eventually
 from tests.unit.fake_objects import FakeObjects, forbidden, namespace_gone, refusal, terminating
@@ -136,8 +136,7 @@ def test_the_leader_retries_only_the_refused_object_a_moment_later(
 ) -> None:
     """On its thread, with no index change after the first pass: the refusal alone brings the
     next pass, which lists nothing."""
-    monkeypatch.setattr(policy_writer, "RETRY_SECONDS", 0.01)
-    monkeypatch.setattr(policy_writer, "BURST_SECONDS", 0.001)
+    monkeypatch.setattr(policy_writer, "PACING", Pacing(300.0, 0.01, 0.001, 0.001))
     fake = FakeObjects()
     fake.refuse["b"] = forbidden("b")
     writer = writer_on(cluster("a", "b", "c"), fake)

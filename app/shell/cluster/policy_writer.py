@@ -14,7 +14,6 @@ level, counted as `refused`, and brings no retry of its own.
 """
 
 import logging
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -28,14 +27,12 @@ from app.core.policy.manifests import GROUP, KIND, PLURAL, VERSION, parameter_ob
 from app.core.policy.parameters import Spec, desired
 from app.shell.cluster.client import call_json
 from app.shell.cluster.index import Index
-from app.shell.cluster.leader_work import LeaderSetup, LeaderWork
+from app.shell.cluster.leader_work import LeaderSetup, LeaderWork, Pacing
 from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.policy")
 
-RESYNC_SECONDS = 300.0
-RETRY_SECONDS = 1.0
-BURST_SECONDS = 0.05
+PACING = Pacing(resync=300.0, retry=1.0, burst=0.05, poll=0.05)
 WRITERS = 8
 
 Key = tuple[str, str]
@@ -50,9 +47,8 @@ def wanted(index: Index) -> dict[Key, Spec]:
 
 class PolicyWriter(LeaderWork):
     def __init__(self, setup: LeaderSetup) -> None:
-        super().__init__("policy-writer", setup)
+        super().__init__("policy-writer", setup, PACING, log, setup.index.subscribe())
         self.custom = client.CustomObjectsApi(setup.api)
-        self.changed = self.index.subscribe()
         self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="parameters")
         # The objects as last listed or written; None: list them on the next pass.
         self._known: dict[Key, dict[str, Any]] | None = None
@@ -61,28 +57,14 @@ class PolicyWriter(LeaderWork):
         # Namespaces already reported as gone or being deleted, until the index drops them.
         self._going: set[str] = set()
 
-    def run(self) -> None:
-        while True:
-            if not self.ready(RETRY_SECONDS, BURST_SECONDS):
-                continue
-            # A new leader, and every resync, lists the objects again (edits by hand included).
-            if self.took_lease() or not self.changed.wait(RESYNC_SECONDS):
-                self._known = None
-            time.sleep(BURST_SECONDS)  # let a burst of watch events land as one pass
-            self.changed.clear()
-            try:
-                failed = self.reconcile()
-            except Exception as error:  # the API may be down; the next pass lists again
-                self._known = None
-                metrics.PARAMETER_WRITES.labels("failed").inc()
-                log.warning(
-                    "parameter pass failed",
-                    extra={"why": type(error).__name__, "status": getattr(error, "status", None)},
-                )
-                failed = 1
-            if failed:
-                time.sleep(RETRY_SECONDS)
-                self.changed.set()
+    def forget(self) -> None:
+        # A new leader, and every resync, lists the objects again (edits by hand included).
+        self._known = None
+
+    def failed(self, error: Exception) -> None:
+        self.forget()  # the next pass lists again
+        metrics.PARAMETER_WRITES.labels("failed").inc()
+        super().failed(error)
 
     def reconcile(self) -> int:
         """One pass; returns how many writes failed and are due again on the next pass.

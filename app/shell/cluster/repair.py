@@ -31,14 +31,15 @@ from app.core.repair.bucket import Bucket
 from app.core.repair.stuck import Eviction, decide, failing_images, slim
 from app.shell.cluster.client import call_json
 from app.shell.cluster.events import record_event
-from app.shell.cluster.leader_work import LeaderSetup, LeaderWork
+from app.shell.cluster.leader_work import LeaderSetup, LeaderWork, Pacing
 from app.shell.cluster.reflector import Watcher
 from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.repair")
 
 PENDING = "status.phase=Pending"
-TICK_SECONDS = 1.0
+# A pass a second, woken by nothing: a pod's clock runs out without an event.
+PACING = Pacing(resync=1.0, retry=1.0, burst=0.0, poll=1.0)
 RETRY_SECONDS = 10.0  # after a PodDisruptionBudget's 429 or a failed call
 REASON = "PullCredentialRepair"
 
@@ -80,7 +81,7 @@ class StuckPods:
 
 class Repairer(LeaderWork):
     def __init__(self, setup: LeaderSetup, *, after: float, rate: int) -> None:
-        super().__init__("repair", setup)
+        super().__init__("repair", setup, PACING, log)
         self.core = client.CoreV1Api(setup.api)
         self.after = after
         self.pods = StuckPods()
@@ -95,20 +96,17 @@ class Repairer(LeaderWork):
         )
         self.bucket = Bucket.full(rate, time.monotonic())
         self._not_before: dict[str, float] = {}  # pod uid -> when it may be tried (again)
+        # Its own watch's first list, too: until then it knows no stuck pod.
+        self.listed = lambda: setup.listed() and self.watcher.listed.is_set()
 
     def start(self) -> None:
         self.watcher.start()
         super().start()
 
-    def run(self) -> None:
-        while True:
-            time.sleep(TICK_SECONDS)
-            if not (self.ready() and self.watcher.listed.is_set()):
-                continue
-            try:
-                self.repair_pass(time.monotonic())
-            except Exception as error:  # the API may be down; the next tick tries again
-                log.warning("repair pass failed", extra={"why": type(error).__name__})
+    def reconcile(self) -> int:
+        """A pass every tick: clocks run out without any watch event."""
+        self.repair_pass(time.monotonic())
+        return 0
 
     def repair_pass(self, now: float) -> None:
         failing = self.pods.failing()

@@ -25,14 +25,12 @@ from app.core.credentials.digest import secret_data
 from app.shell.cluster.client import call_json
 from app.shell.cluster.events import record_event
 from app.shell.cluster.index import Index
-from app.shell.cluster.leader_work import LeaderSetup, LeaderWork
+from app.shell.cluster.leader_work import LeaderSetup, LeaderWork, Pacing
 from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.replicator")
 
-RESYNC_SECONDS = 300.0
-RETRY_SECONDS = 2.0
-LISTED_POLL_SECONDS = 0.1
+PACING = Pacing(resync=300.0, retry=2.0, burst=0.05, poll=0.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,39 +84,19 @@ class Replicator(LeaderWork):
     """Writes only what differs: a copy equal to its source is never written again."""
 
     def __init__(self, setup: LeaderSetup) -> None:
-        super().__init__("replicator", setup)
+        super().__init__("replicator", setup, PACING, log, setup.index.subscribe())
         self.core = client.CoreV1Api(setup.api)
-        self.changed = self.index.subscribe()
-        self.changed.set()  # the first pass is due, even if the lists were in before this
         self.written: dict[tuple[str, str], Written] = {}
         self._reported: set[tuple[str, str, str]] = set()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="replicate")
 
-    def run(self) -> None:
-        while True:
-            self.changed.wait(RESYNC_SECONDS)
-            # Until the first lists are in, `changed` stays set: the loop comes back.
-            if not self.ready(RETRY_SECONDS, LISTED_POLL_SECONDS):
-                continue
-            if self.took_lease():
-                # Copies written under an earlier Lease may have been changed by another leader.
-                self.written.clear()
-            time.sleep(0.05)  # let a burst of watch events land as one pass
-            self.changed.clear()
-            started = time.perf_counter()
-            try:
-                failures = self.reconcile()
-            except Exception as error:  # the API may be down; the next pass tries again
-                log.warning("replication pass failed", extra={"why": type(error).__name__})
-                failures = 1
-            if failures:
-                time.sleep(RETRY_SECONDS)
-                self.changed.set()
-            else:
-                metrics.REPLICATION_SECONDS.observe(time.perf_counter() - started)
+    def forget(self) -> None:
+        # Copies written under an earlier Lease may have been changed by another leader.
+        self.written.clear()
 
     def reconcile(self) -> int:
         """One pass; returns how many writes failed."""
+        started = time.perf_counter()
         work = plan(self.index, self.written)
         self.written = {key: w for key, w in self.written.items() if key in work.pending}
         metrics.COPIES.labels("in_sync").set(work.in_sync)
@@ -133,8 +111,10 @@ class Replicator(LeaderWork):
             partial(self._write, ns, sources[s.ref], c) for ns, s, c in work.write
         ]
         jobs += [partial(self._delete, c) for c in work.delete]
-        results = list(self._pool.map(_attempt, jobs))
-        return results.count(False)
+        failures = list(self._pool.map(_attempt, jobs)).count(False)
+        if not failures:
+            metrics.REPLICATION_SECONDS.observe(time.perf_counter() - started)
+        return failures
 
     def _read_source(self, source: Credential) -> dict[str, Any] | None:
         try:
