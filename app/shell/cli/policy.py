@@ -4,7 +4,7 @@ import argparse
 import json
 
 from app.core.policy.manifests import manifests
-from app.shell.cli.serve import scope_settings
+from app.shell.cli.settings import scope_settings
 
 
 def policy(args: argparse.Namespace) -> int:

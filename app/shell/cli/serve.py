@@ -21,8 +21,8 @@ import uvloop
 from kubernetes.client import ApiClient
 
 from app.core.credentials.keyset import KeyCaps
-from app.core.credentials.scope import ScopeSettings
 from app.core.readiness import Readiness, draining
+from app.shell.cli.settings import scope_settings
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.client import api_client, own_namespace
 from app.shell.cluster.feed import Feed
@@ -51,15 +51,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def scope_settings(args: argparse.Namespace) -> ScopeSettings:
-    namespace = args.credentials_namespace or (
-        "default"
-        if getattr(args, "objects", None)
-        else own_namespace(args.kubeconfig, getattr(args, "context", None))
-    )
-    return ScopeSettings(credentials_namespace=namespace, project_label=args.project_label)
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from kubernetes import client
 
 from app.core import labels
 from app.core.credentials.credential import NamespaceInfo
-from app.shell.cli.serve import scope_settings
+from app.shell.cli.settings import scope_settings
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.client import api_client
 from app.shell.cluster.index import Index
