@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ class KeyPair:
 
 def new_ca(common_name: str, days: int = 30) -> KeyPair:
     """A self-signed CA, made by pullpass's own PKI module."""
-    ca = pki.new_ca(days, common_name=common_name)
+    ca = pki.new_ca(days, now=datetime.datetime.now(datetime.UTC), common_name=common_name)
     return KeyPair(ca.cert, ca.key)
 
 
@@ -37,6 +38,7 @@ def issue(
         pki.Pair(ca.cert_pem, ca.key_pem),
         hosts,
         days,
+        now=datetime.datetime.now(datetime.UTC),
         common_name=common_name,
         organizations=organizations,
         client=client,

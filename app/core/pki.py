@@ -1,4 +1,7 @@
-"""Certificate authority and serving certificates (pure: bytes in, bytes out)."""
+"""Certificate authority and serving certificates (pure: bytes in, bytes out).
+
+The shell passes `now` in: the core reads no clock, so a test can say what "now" is.
+"""
 
 import datetime
 import ipaddress
@@ -34,17 +37,13 @@ class Pair:
     key: bytes
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def new_ca(days: int, common_name: str = "pullpass CA") -> Pair:
+def new_ca(days: int, *, now: datetime.datetime, common_name: str = "pullpass CA") -> Pair:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
@@ -53,8 +52,8 @@ def new_ca(days: int, common_name: str = "pullpass CA") -> Pair:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - datetime.timedelta(minutes=5))
-        .not_valid_after(_now() + datetime.timedelta(days=days))
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -68,6 +67,7 @@ def issue(
     hosts: Sequence[str],
     days: int,
     *,
+    now: datetime.datetime,
     common_name: str | None = None,
     organizations: Sequence[str] = (),
     client: bool = False,
@@ -85,7 +85,7 @@ def issue(
         except ValueError:
             names.append(x509.DNSName(host))
     key = ec.generate_private_key(ec.SECP256R1())
-    not_after = min(_now() + datetime.timedelta(days=days), ca_cert.not_valid_after_utc)
+    not_after = min(now + datetime.timedelta(days=days), ca_cert.not_valid_after_utc)
     subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
     subject.append(x509.NameAttribute(NameOID.COMMON_NAME, (common_name or hosts[0])[:64]))
     usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
@@ -95,7 +95,7 @@ def issue(
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - datetime.timedelta(minutes=5))
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(ca=False), critical=True)
@@ -112,7 +112,9 @@ def issue(
     return Pair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
-def fresh_enough(pair: Pair, ca: Pair, hosts: list[str] | None = None) -> bool:
+def fresh_enough(
+    pair: Pair, ca: Pair, hosts: list[str] | None = None, *, now: datetime.datetime
+) -> bool:
     """Usable as is: issued by `ca` (or `ca` itself), covering `hosts`, a third of its life left.
 
     Renewing at two thirds of the lifetime, as cert-manager does by default, leaves time for
@@ -132,16 +134,16 @@ def fresh_enough(pair: Pair, ca: Pair, hosts: list[str] | None = None) -> bool:
     except (ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature):
         return False
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
-    remaining = cert.not_valid_after_utc - _now()
+    remaining = cert.not_valid_after_utc - now
     return set(hosts or ()) <= covered and remaining > lifetime / 3
 
 
-def valid_cas(bundle: bytes) -> list[bytes]:
+def valid_cas(bundle: bytes, *, now: datetime.datetime) -> list[bytes]:
     """The unexpired certificates of a PEM bundle, each as PEM."""
     try:
         certs = x509.load_pem_x509_certificates(bundle) if bundle.strip() else []
     except ValueError:
         return []
     return [
-        c.public_bytes(serialization.Encoding.PEM) for c in certs if c.not_valid_after_utc > _now()
+        c.public_bytes(serialization.Encoding.PEM) for c in certs if c.not_valid_after_utc > now
     ]

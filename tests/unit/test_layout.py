@@ -172,3 +172,50 @@ def test_tests_import_their_helpers_one_way() -> None:
                 crossing.append(f"{where}: {module}")
     assert bare == [], "import test helpers as tests.<suite>.<module>"
     assert crossing == [], "share a helper across suites through tests/kit"
+
+
+# Calls that read a clock: the shell passes the time in, as core.repair.stuck.decide takes `now`.
+CLOCK_CALLS = frozenset(
+    {
+        "now",
+        "utcnow",
+        "today",
+        "time",
+        "time_ns",
+        "monotonic",
+        "monotonic_ns",
+        "perf_counter",
+        "perf_counter_ns",
+    }
+)
+
+
+def clock_reads(source: str) -> list[str]:
+    """Every clock read in `source`: a call of a clock's method, or an import of `time`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in CLOCK_CALLS:
+                found.append(f"line {node.lineno}: {ast.unparse(node.func)}()")
+        elif isinstance(node, ast.Import) and any(a.name == "time" for a in node.names):
+            found.append(f"line {node.lineno}: import time")
+        elif isinstance(node, ast.ImportFrom) and node.module == "time":
+            found.append(f"line {node.lineno}: from time import")
+    return found
+
+
+def test_clock_reads_are_seen() -> None:
+    assert clock_reads("import datetime\nx = datetime.datetime.now(datetime.UTC)") == [
+        "line 2: datetime.datetime.now()"
+    ]
+    assert clock_reads("from datetime import date\ndate.today()") == ["line 2: date.today()"]
+    assert len(clock_reads("import time\ntime.monotonic()")) == 2
+    assert clock_reads("from time import monotonic") == ["line 1: from time import"]
+    assert clock_reads("def f(now: float) -> float:\n    return now + 1") == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted((APP / "core").rglob("*.py")), ids=lambda p: str(p.relative_to(APP))
+)
+def test_core_reads_no_clock(path: Path) -> None:
+    assert clock_reads(path.read_text()) == [], "pass `now` in from the shell"

@@ -1,5 +1,6 @@
 """Certificates from app.core.pki carry what strict X.509 verifiers (Python 3.13+) require."""
 
+import datetime
 import ssl
 from pathlib import Path
 
@@ -8,9 +9,11 @@ from cryptography import x509
 
 from app.core import pki
 
-CA = pki.new_ca(30)
-LEAF = pki.issue(CA, ["127.0.0.1", "pullpass.example"], 10)
-CLIENT = pki.issue(CA, ["admin"], 10, organizations=["system:masters"], client=True)
+# Certificates hold whole seconds; the strict verifier below checks against the real clock.
+NOW = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+CA = pki.new_ca(30, now=NOW)
+LEAF = pki.issue(CA, ["127.0.0.1", "pullpass.example"], 10, now=NOW)
+CLIENT = pki.issue(CA, ["admin"], 10, now=NOW, organizations=["system:masters"], client=True)
 
 
 def _cert(pem: bytes) -> x509.Certificate:
@@ -71,3 +74,16 @@ def test_strict_verifier_accepts_the_chain(tmp_path: Path) -> None:
         if all(done.values()):
             break
     assert all(done.values())
+
+
+def test_the_clock_is_the_callers() -> None:
+    """The core reads no clock: validity starts at the `now` given, and so do the checks."""
+    ca = _cert(CA.cert)
+    assert ca.not_valid_before_utc == NOW - datetime.timedelta(minutes=5)
+    assert ca.not_valid_after_utc == NOW + datetime.timedelta(days=30)
+    leaf = _cert(CLIENT.cert)
+    assert leaf.not_valid_after_utc == NOW + datetime.timedelta(days=10)
+    assert pki.fresh_enough(CLIENT, CA, now=NOW + datetime.timedelta(days=6))
+    assert not pki.fresh_enough(CLIENT, CA, now=NOW + datetime.timedelta(days=7)), "a third left"
+    assert pki.valid_cas(CA.cert, now=NOW + datetime.timedelta(days=29)) == [CA.cert]
+    assert pki.valid_cas(CA.cert, now=NOW + datetime.timedelta(days=31)) == []

@@ -1,6 +1,7 @@
 """`pullpass certs`: a CA and a serving certificate for local use and tests."""
 
 import argparse
+import datetime
 from pathlib import Path
 
 from app.core.pki import issue, new_ca
@@ -9,8 +10,9 @@ from app.shell.cli.usage import UsageError
 
 def certs(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    ca = new_ca(max(args.days, 1) * 2)
-    serving = issue(ca, args.host, max(args.days, 1))
+    now = datetime.datetime.now(datetime.UTC)
+    ca = new_ca(max(args.days, 1) * 2, now=now)
+    serving = issue(ca, args.host, max(args.days, 1), now=now)
     files = {"ca.crt": ca.cert, "ca.key": ca.key, "tls.crt": serving.cert, "tls.key": serving.key}
     try:
         out.mkdir(parents=True, exist_ok=True)

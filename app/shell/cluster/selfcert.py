@@ -8,6 +8,7 @@ rotation.
 """
 
 import base64
+import datetime
 import logging
 import os
 import tempfile
@@ -92,21 +93,22 @@ class SelfManagedCerts(threading.Thread):
 
     def _current_or_new(self) -> tuple[pki.Pair, pki.Pair]:
         for _ in range(3):
+            now = datetime.datetime.now(datetime.UTC)
             existing = self._read()
             data = (existing or {}).get("data") or {}
             ca = _pair(data, "ca.crt", "ca.key")
             serving = _pair(data, "tls.crt", "tls.key")
-            ca_ok = ca is not None and pki.fresh_enough(ca, ca)
+            ca_ok = ca is not None and pki.fresh_enough(ca, ca, now=now)
             if (
                 ca is not None
                 and serving is not None
                 and ca_ok
-                and pki.fresh_enough(serving, ca, self.hosts)
+                and pki.fresh_enough(serving, ca, self.hosts, now=now)
             ):
                 return ca, serving
             if ca is None or not ca_ok:
-                ca = pki.new_ca(self.days * 3)
-            serving = pki.issue(ca, self.hosts, self.days)
+                ca = pki.new_ca(self.days * 3, now=now)
+            serving = pki.issue(ca, self.hosts, self.days, now=now)
             if self._store(existing, ca, serving):
                 log.info(
                     "serving certificate issued",
@@ -161,9 +163,10 @@ class SelfManagedCerts(threading.Thread):
             return False
         config = call_json(self.admission.read_mutating_webhook_configuration, self.webhook_config)
         patch = []
+        now = datetime.datetime.now(datetime.UTC)
         for i, webhook in enumerate(config.get("webhooks") or ()):
             current = base64.b64decode((webhook.get("clientConfig") or {}).get("caBundle") or "")
-            kept = [c for c in pki.valid_cas(current) if c.strip() != ca.cert.strip()]
+            kept = [c for c in pki.valid_cas(current, now=now) if c.strip() != ca.cert.strip()]
             bundle = b"".join([ca.cert, *kept[:2]])
             if bundle != current:
                 value = base64.b64encode(bundle).decode()
