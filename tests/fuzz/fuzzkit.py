@@ -16,8 +16,9 @@ from typing import Any
 import jsonpatch
 import orjson
 
-from app.core.admission.decode import BadReview, decode
+from app.core.admission.decode import decode
 from app.core.admission.handle import handle
+from app.core.bad_object import BadObject
 from app.core.credentials.scope import ScopeSettings
 from app.shell.cluster.index import Index
 from app.shell.cluster.objects import load_snapshot
@@ -65,23 +66,24 @@ def build_index(tmp: Path) -> Index:
 
 
 def _errors() -> float:
-    """The `error` outcome counts reviews that raised something other than BadReview: a bug."""
+    """The `error` outcome counts reviews that raised something other than BadObject (a
+    BadReview, or the Pod in it): a bug."""
     return metrics.ADMISSIONS.labels("error")._value.get()  # type: ignore[no-any-return]
 
 
 def check_body(body: bytes, index: Index) -> tuple[int, dict[str, Any]]:
     """Run one body through decode + handle and through the server's byte path; check both."""
-    # 1. The pure core: only BadReview may escape, and a 200's review must be usable.
+    # 1. The pure core: only BadObject may escape, and a 200's review must be usable.
     message = None
     try:
         request = decode(body)
         verdict = handle(request, index)
-    except BadReview as error:
+    except BadObject as error:
         message = str(error)
         request = None
     except RecursionError:
         raise AssertionError("decode/handle recursed too deep on a client's body") from None
-    assert message != "", "a BadReview must say what is wrong"
+    assert message != "", "a BadObject must say what is wrong"
 
     # 2. The server's byte path (what /mutate returns), with the bug counter watched.
     errors_before = _errors()

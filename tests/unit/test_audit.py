@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from app.core.admission.decode import BadReview
 from app.core.audit.report import audit_object, build_report
+from app.core.bad_object import BadObject
 from app.core.credentials.credential import Credential
 from app.core.credentials.match import MatchTable
 from app.core.credentials.scope import Scoped
@@ -168,7 +168,7 @@ def test_other_kinds_are_not_audited() -> None:
     ],
 )
 def test_malformed_objects_raise_naming_the_object(obj: dict[str, Any], message: str) -> None:
-    with pytest.raises(BadReview, match=message):
+    with pytest.raises(BadObject, match=message):
         audit_object(obj, VIEW)
 
 

@@ -9,10 +9,14 @@ from typing import Any, cast
 import orjson
 
 from app.core.admission.review import API_VERSION, KIND, Request
+from app.core.bad_object import BadObject
 
 
-class BadReview(ValueError):
+class BadReview(BadObject):
     """The body is not a well-formed AdmissionReview; the message says why."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("AdmissionReview", problem)
 
 
 def decode(body: bytes) -> Request:

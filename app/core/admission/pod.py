@@ -10,7 +10,7 @@ client's mistake that deserves a 400 naming the field, never a crash.
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.admission.decode import BadReview
+from app.core.bad_object import BadObject
 from app.core.credentials.serviceaccount import DEFAULT
 
 
@@ -37,17 +37,17 @@ class PodView:
 def read_pod(obj: Any, namespace: str = "") -> PodView:
     """Check a Pod object and keep what matching and patching need."""
     if not isinstance(obj, dict):
-        raise BadReview("the Pod must be an object")
+        raise BadObject("Pod", "must be an object")
     metadata = _object(obj, "metadata", "metadata")
     spec = _object(obj, "spec", "spec")
     labels = _string_map(metadata, "labels", "metadata.labels")
     annotations = _string_map(metadata, "annotations", "metadata.annotations")
     pod_namespace = metadata.get("namespace") or namespace
     if not isinstance(pod_namespace, str):
-        raise BadReview("metadata.namespace must be a string")
+        raise BadObject("Pod", "metadata.namespace must be a string")
     name = metadata.get("name") or metadata.get("generateName") or ""
     if not isinstance(name, str):
-        raise BadReview("metadata.name must be a string")
+        raise BadObject("Pod", "metadata.name must be a string")
     containers: list[Container] = []
     for field in ("initContainers", "containers"):
         containers.extend(_containers(spec, field))
@@ -55,14 +55,16 @@ def read_pod(obj: Any, namespace: str = "") -> PodView:
     # `serviceAccount` is its deprecated alias, which a pod read from a file may still use.
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or DEFAULT
     if not isinstance(account, str):
-        raise BadReview("spec.serviceAccountName must be a string")
+        raise BadObject("Pod", "spec.serviceAccountName must be a string")
     secrets = spec.get("imagePullSecrets")
     if secrets is not None and not isinstance(secrets, list):
-        raise BadReview("spec.imagePullSecrets must be a list")
+        raise BadObject("Pod", "spec.imagePullSecrets must be a list")
     names: list[str] = []
     for i, ref in enumerate(secrets or ()):
         if not isinstance(ref, dict) or not isinstance(ref.get("name", ""), str):
-            raise BadReview(f"spec.imagePullSecrets[{i}] must be an object with a string name")
+            raise BadObject(
+                "Pod", f"spec.imagePullSecrets[{i}] must be an object with a string name"
+            )
         names.append(ref.get("name", ""))
     return PodView(
         namespace=pod_namespace,
@@ -83,7 +85,7 @@ def _object(parent: dict[str, Any], field: str, where: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadReview(f"{where} must be an object")
+        raise BadObject("Pod", f"{where} must be an object")
     return value
 
 
@@ -91,7 +93,7 @@ def _string_map(parent: dict[str, Any], field: str, where: str) -> dict[str, str
     value = _object(parent, field, where)
     for key, item in value.items():
         if not isinstance(item, str):
-            raise BadReview(f"{where}[{key[:60]!r}] must be a string")
+            raise BadObject("Pod", f"{where}[{key[:60]!r}] must be a string")
     return value
 
 
@@ -100,13 +102,13 @@ def _containers(spec: dict[str, Any], field: str) -> list[Container]:
     if items is None:
         return []
     if not isinstance(items, list):
-        raise BadReview(f"spec.{field} must be a list")
+        raise BadObject("Pod", f"spec.{field} must be a list")
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            raise BadReview(f"spec.{field}[{i}] must be an object")
+            raise BadObject("Pod", f"spec.{field}[{i}] must be an object")
         name, image = item.get("name", ""), item.get("image", "")
         if not isinstance(name, str) or not isinstance(image, str):
-            raise BadReview(f"spec.{field}[{i}].name and .image must be strings")
+            raise BadObject("Pod", f"spec.{field}[{i}].name and .image must be strings")
         out.append(Container(name, image))
     return out

@@ -7,11 +7,11 @@ from what the server does: the object goes through a synthetic CREATE review.
 from collections.abc import Iterable
 from typing import Any, TypedDict, final
 
-from app.core.admission.decode import BadReview
 from app.core.admission.handle import View, handle
 from app.core.admission.pod import read_pod
 from app.core.admission.review import Request
 from app.core.audit.workload import TEMPLATE_PATHS, controller_owner, pod_from_template
+from app.core.bad_object import BadObject
 
 PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff"})
 DEFAULT_NAMESPACE = "default"
@@ -52,7 +52,7 @@ def is_audited_kind(obj: dict[str, Any]) -> bool:
 def audit_object(obj: dict[str, Any], view: View) -> PodRow | WorkloadRow | None:
     """The row for a Pod or workload; None for other kinds and owned ReplicaSets.
 
-    Raises BadReview naming the object when it is malformed.
+    Raises BadObject naming the object (kind, namespace/name) when it is malformed.
     """
     kind = str(obj.get("kind", ""))
     namespace = namespace_of(obj)
@@ -77,8 +77,8 @@ def audit_object(obj: dict[str, Any], view: View) -> PodRow | WorkloadRow | None
             "name": name,
             "add": _added(pod, namespace, view),
         }
-    except BadReview as error:
-        raise BadReview(f"{kind} {namespace}/{name}: {error}") from None
+    except BadObject as error:
+        raise BadObject(f"{kind} {namespace}/{name}", error.problem) from None
 
 
 def build_report(rows: Iterable[PodRow | WorkloadRow | None]) -> Report:
@@ -123,10 +123,10 @@ def _pull_failing(pod: dict[str, Any], namespace: str, add: list[str], view: Vie
         if statuses is None:
             continue
         if not isinstance(statuses, list):
-            raise BadReview(f"status.{field} must be a list")
+            raise BadObject("Pod", f"status.{field} must be a list")
         for entry in statuses:
             if not isinstance(entry, dict):
-                raise BadReview(f"status.{field} entries must be objects")
+                raise BadObject("Pod", f"status.{field} entries must be objects")
             state = entry.get("state")
             waiting = state.get("waiting") if isinstance(state, dict) else None
             if not isinstance(waiting, dict) or waiting.get("reason") not in PULL_FAILURES:

@@ -6,7 +6,7 @@ next pods come from, and reporting both would count every Deployment twice.
 
 from typing import Any
 
-from app.core.admission.decode import BadReview
+from app.core.bad_object import BadObject
 
 # kind -> path to the pod template in the object
 TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -28,7 +28,7 @@ def controller_owner(obj: dict[str, Any]) -> str | None:
     if refs is None:
         return None
     if not isinstance(refs, list):
-        raise BadReview("metadata.ownerReferences must be a list")
+        raise BadObject(str(obj.get("kind", "object")), "metadata.ownerReferences must be a list")
     for ref in refs:
         if isinstance(ref, dict) and ref.get("controller") is True:
             return f"{ref.get('kind', '')}/{ref.get('name', '')}"
@@ -47,11 +47,11 @@ def pod_from_template(obj: dict[str, Any], namespace: str) -> dict[str, Any] | N
     for i, field in enumerate(path):
         node = node.get(field) if isinstance(node, dict) else None
         if node is not None and not isinstance(node, dict):
-            raise BadReview(f"{'.'.join(path[: i + 1])} must be an object")
+            raise BadObject(kind, f"{'.'.join(path[: i + 1])} must be an object")
     template = node or {}
     metadata = template.get("metadata") or {}
     if not isinstance(metadata, dict):
-        raise BadReview(f"{'.'.join(path)}.metadata must be an object")
+        raise BadObject(kind, f"{'.'.join(path)}.metadata must be an object")
     return {
         "apiVersion": "v1",
         "kind": "Pod",

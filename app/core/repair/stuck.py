@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core import labels
-from app.core.admission.decode import BadReview
 from app.core.admission.handle import MIRROR, View
 from app.core.audit.report import PULL_FAILURES, audit_object
+from app.core.bad_object import BadObject
 
 OWNERS = frozenset({"ReplicaSet", "StatefulSet", "DaemonSet", "Job"})
 STATUS_FIELDS = ("initContainerStatuses", "containerStatuses")
@@ -105,7 +105,7 @@ def decide(
         return None
     try:
         row = audit_object(pod, view)
-    except BadReview:
+    except BadObject:
         return None  # not a pod the webhook could judge either: leave it alone
     if row is None or "kind" in row or not row["pullFailing"]:
         return None

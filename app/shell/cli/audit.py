@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 
-from app.core.admission.decode import BadReview
 from app.core.audit.report import (
     PodRow,
     Report,
@@ -21,6 +20,7 @@ from app.core.audit.report import (
     is_audited_kind,
     namespace_of,
 )
+from app.core.bad_object import BadObject
 from app.core.credentials.serving_mode import Modes, serving
 from app.shell.cli.progress import Progress
 from app.shell.cli.sources import build_index, cluster, load, reading_cluster
@@ -69,7 +69,7 @@ def _audit(objects: Iterable[tuple[str, dict[str, Any]]], index: Index, named: s
             continue
         try:
             rows.append(audit_object(obj, index))
-        except BadReview as error:
+        except BadObject as error:
             raise UsageError(f"pullpass audit: {source}: {error}") from None
     return build_report(rows)
 

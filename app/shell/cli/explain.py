@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 
 from app.core import labels
-from app.core.admission.decode import BadReview
 from app.core.admission.handle import handle
 from app.core.admission.pod import PodView, read_pod
 from app.core.admission.review import Request
+from app.core.bad_object import BadObject
 from app.core.credentials.serving_mode import WEBHOOK_ONLY, Modes, serving
 from app.shell.cli.sources import build_index, load
 from app.shell.cli.usage import UsageError
@@ -105,5 +105,5 @@ def _read_pod(path: str, namespace: str) -> tuple[dict[str, Any], PodView]:
         raise UsageError(f"pullpass explain: {path}: expected one Pod, found {len(pods)}")
     try:
         return pods[0], read_pod(pods[0], namespace)
-    except BadReview as error:
+    except BadObject as error:
         raise UsageError(f"pullpass explain: {path}: {error}") from None

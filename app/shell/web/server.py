@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.core.admission import respond
-from app.core.admission.decode import BadReview, decode
+from app.core.admission.decode import decode
 from app.core.admission.handle import View, handle
+from app.core.bad_object import BadObject
 from app.core.readiness import Readiness
 from app.shell.telemetry import metrics
 
@@ -43,7 +44,7 @@ def review_bytes(body: bytes, view: View) -> tuple[int, bytes]:
     try:
         request = decode(body)
         verdict = handle(request, view)
-    except BadReview as error:
+    except BadObject as error:  # a BadReview, or the Pod in it
         _OUTCOMES["rejected"].inc()
         log.info("bad admission review", extra={"why": str(error)[:300]})
         return 400, respond.error(str(error))
