@@ -41,17 +41,10 @@ SERVER_CORE, LOAD_CORE = "0", "1"
 REF_PORT, PP_PORT, PP_METRICS = 19443, 18443, 18080
 # The pullpass source tree to run: this checkout, or another one (`--app-dir`) for before/after.
 SETTINGS = {"app_dir": REPO}
-
-
-def shared_dir() -> Path:
-    """shared/ sits beside the repo (CI clones the repo elsewhere with a copy of shared/ next)."""
-    override = os.environ.get("PULLPASS_SHARED")
-    candidates = [Path(override)] if override else []
-    candidates += [REPO.parent / "shared", Path("/work/shared")]
-    for path in candidates:
-        if (path / "bench" / "make_fixtures.py").is_file():
-            return path
-    raise SystemExit(f"bench: shared/bench/make_fixtures.py not found in {candidates}")
+# The yardstick, in this directory: the fixtures' generator, the Go reference webhook, wrk's script.
+MAKE_FIXTURES = BENCH / "make_fixtures.py"
+REFERENCE = BENCH / "reference-webhook"
+ROTATE = BENCH / "rotate.lua"
 
 
 def cache_dir() -> Path:
@@ -82,8 +75,7 @@ def go_build(source: Path, name: str) -> Path:
 def fixtures(namespaces: int = 1000, secrets: int = 5) -> Path:
     out = cache_dir() / f"fx-{namespaces}x{secrets}"
     if not (out / "tls.key").exists() or not (out / "objects.json").exists():
-        script = shared_dir() / "bench" / "make_fixtures.py"
-        cmd = [sys.executable, str(script), str(out), "--namespaces", str(namespaces)]
+        cmd = [sys.executable, str(MAKE_FIXTURES), str(out), "--namespaces", str(namespaces)]
         subprocess.run([*cmd, "--secrets", str(secrets)], check=True)
     return out
 
@@ -153,7 +145,7 @@ def running(
 
 def reference(fx: Path, objects: Path | None = None) -> contextlib.AbstractContextManager[Proc]:
     """The Go yardstick, serving `objects` (the fixtures' own by default) with fx's certificate."""
-    binary = go_build(shared_dir() / "bench" / "reference-webhook", "reference-webhook")
+    binary = go_build(REFERENCE, "reference-webhook")
     cmd = [
         "taskset",
         "-c",
@@ -286,7 +278,7 @@ def wrk(url: str, fx: Path, seconds: int, connections: int = 32) -> WrkResult:
         f"-d{seconds}s",
         "--latency",
         "-s",
-        str(shared_dir() / "bench" / "rotate.lua"),
+        str(ROTATE),
         url,
     ]
     env = {**os.environ, "REVIEWS": " ".join(str(p) for p in reviews(fx))}
