@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from localcluster.errors import ClusterError
 from localcluster.netns import NetworkNamespace
 from localcluster.processes import Component, run_command
 
@@ -168,16 +167,25 @@ state = {_toml_string(d / "state")}
         self.component.start()
         self.component.wait_until(self._ready, timeout, "answering on its socket")
 
-    def remove_all_pods(self) -> None:
-        """`crictl rmp -fa`: stop and remove every pod sandbox with its containers."""
+    def pods(self, *options: str) -> list[str]:
+        """The ids of the pod sandboxes containerd holds (`options` filter, e.g. `--state=ready`);
+        none when it does not answer."""
         if not self.component.running():
-            return
+            return []
+        return self.crictl("pods", "--quiet", *options, check=False).split()
+
+    def remove_all_pods(self) -> list[str]:
+        """`crictl rmp -fa`: stop and remove every pod sandbox with its containers. Returns the
+        ids still there: a running kubelet may start a sandbox again meanwhile."""
+        left = self.pods()
         for _ in range(3):
+            if not left:
+                break
             self.crictl("rmp", "--force", "--all", check=False, timeout=180)
-            if not self.crictl("pods", "--quiet", check=False).split():
-                return
-            time.sleep(1)
-        raise ClusterError(f"crictl rmp -fa left pods behind:\n{self.crictl('pods', check=False)}")
+            left = self.pods()
+            if left:
+                time.sleep(1)
+        return left
 
     def stop(self) -> None:
         self.component.stop(grace=15)

@@ -12,11 +12,12 @@ the kubelet, the registry and the pods) runs in the namespace `pullpass-node`, s
 stays on its loopback, its node address or its pod bridge. Only one node runs on a machine at a
 time (a lock in /run, waited for): kubelets share the kubepods cgroups and a few fixed paths.
 
-Teardown leaves nothing: pods and sandboxes are removed first (`crictl rmp -fa`), then the
-kubelet and containerd stop, their mounts under the work directory are undone, the kubepods
-cgroups removed from every hierarchy, the kernel settings the kubelet changed restored, the
-namespace (with its bridge and iptables rules) deleted, and the files the components write at
-fixed paths removed. `stop()` reports anything that is still there.
+Teardown leaves nothing: with the scheduler stopped, pods are deleted through the API server
+(grace 0), so that the kubelet does not start their sandboxes again, and what is left removed
+with `crictl rmp -fa`; then the kubelet and containerd stop, their mounts under the work
+directory are undone, the kubepods cgroups removed from every hierarchy, the kernel settings the
+kubelet changed restored, the namespace (with its bridge and iptables rules) deleted, and the
+files the components write at fixed paths removed. `stop()` reports anything that is still there.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from localcluster.control_plane import SERVICE_CIDR, ControlPlane
 from localcluster.errors import ClusterError
 from localcluster.kernel import KernelSettings
 from localcluster.kube_proxy import KubeProxy
-from localcluster.kubectl import Kubectl
+from localcluster.kubectl import Kubectl, KubectlError
 from localcluster.kubelet import Kubelet
 from localcluster.netns import NetworkNamespace, mount_is_ours_to_undo
 from localcluster.node_daemon import NodeSite
@@ -65,6 +66,8 @@ LOCK = Path("/run/pullpass-node.lock")
 # kept until its teardown is complete, so the next start can finish the job after a crash.
 STATE = Path("/run/pullpass-node.json")
 SANDBOX_IMAGE = "pullpass.local/pause:1"
+# How long the teardown waits for the kubelet to stop the sandboxes of the pods it deleted.
+POD_STOP_SECONDS = 15.0
 # Where the node's images live in the private registry.
 BUSYBOX = "127.0.0.1:5000/busybox:1"
 PULLPASS_IMAGE = "127.0.0.1:5000/pullpass"
@@ -340,12 +343,13 @@ class Node:
             except Exception as error:  # keep going: every later step still has to run
                 problems.append(f"{what}: {error}")
 
-        step("remove pods", self.containerd.remove_all_pods)
-        step("stop kube-proxy", self.kube_proxy.stop)
+        # No replacement pod (a Deployment's, a DaemonSet's) gets a place on the node any more.
         step("stop kube-scheduler", self.scheduler.stop)
+        step("remove pods", self.remove_pods)
+        step("stop kube-proxy", self.kube_proxy.stop)
         step("stop the kubelet", self.kubelet.stop)
-        # The kubelet may have restarted a sandbox between the first removal and its stop.
-        step("remove pods again", self.containerd.remove_all_pods)
+        # Only now is a pod that is still there a problem: no kubelet starts it again.
+        step("remove pods again", self._remove_pods_left)
         step("stop containerd", self.containerd.stop)
         step("stop the control plane", self.control_plane.stop)
         step("stop the registry", self.registry.stop)
@@ -374,6 +378,35 @@ class Node:
                 os.close(self._lock)
             self._lock = None
         return problems
+
+    def remove_pods(self) -> list[str]:
+        """Delete every pod through the API server, at once (grace 0), wait briefly for the
+        kubelet to stop their sandboxes, then `crictl rmp -fa` the rest. Returns the sandboxes
+        still there. A pod the API server still holds would have its sandbox started again by
+        the kubelet while crictl removes it."""
+        with contextlib.suppress(KubectlError):  # no API server (a start that failed early)
+            deleted = self.kubectl(
+                "delete",
+                "pods",
+                "--all",
+                "--all-namespaces",
+                "--grace-period=0",
+                "--force",
+                "--wait=false",
+                check=False,
+            )
+            deadline = time.monotonic() + POD_STOP_SECONDS
+            while deleted.returncode == 0 and time.monotonic() < deadline:
+                if not self.containerd.pods("--state=ready"):
+                    break
+                time.sleep(0.5)
+        return self.containerd.remove_all_pods()
+
+    def _remove_pods_left(self) -> None:
+        left = self.containerd.remove_all_pods()
+        if left:
+            listing = self.containerd.crictl("pods", check=False)
+            raise ClusterError(f"crictl rmp -fa left {len(left)} pods behind:\n{listing}")
 
     def __enter__(self) -> Node:
         return self.start()
