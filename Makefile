@@ -12,14 +12,17 @@ PYTHON313 := $(shell for p in "$$(command -v python3.13)" $$(ls -d "$${PYENV_ROO
 endif
 VENV313 := .venv-3.13
 
-.PHONY: install control-plane node tools lint chart-readme test unit unit-py313 demo mutation
+.PHONY: install control-plane node tools lint chart-readme test unit unit-py313 demo mutation lock
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every install comes from the locks (scripts/lock), each file checked against its hash: pip and
+# the build backend first, then the dev lock, then pullpass itself, built with that backend.
+$(VENV)/.installed: pyproject.toml locks/build.txt locks/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r locks/build.txt
+	$(BIN)/pip install --quiet --require-hashes -r locks/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 control-plane:
@@ -67,13 +70,20 @@ unit: install
 unit-py313: $(VENV313)/.installed
 	$(VENV313)/bin/pytest tests/unit tests/web
 
-$(VENV313)/.installed: pyproject.toml
+$(VENV313)/.installed: pyproject.toml locks/build.txt locks/dev-py313.txt
 	@test -n "$(PYTHON313)" || { echo "make: python3.13 not found (not on PATH, not in pyenv); install it or set PYTHON313=/path/to/python3.13" >&2; exit 1; }
 	@$(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || { echo "make: $(PYTHON313) is not Python 3.13" >&2; exit 1; }
 	$(PYTHON313) -m venv $(VENV313)
-	$(VENV313)/bin/pip install --quiet --upgrade pip
-	$(VENV313)/bin/pip install --quiet -e '.[dev]'
+	$(VENV313)/bin/pip install --quiet --require-hashes -r locks/build.txt
+	$(VENV313)/bin/pip install --quiet --require-hashes -r locks/dev-py313.txt
+	$(VENV313)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Not part of `make test`: pins every package again, with its hashes (see scripts/lock). Options
+# for pip-compile go in LOCK_ARGS, e.g. LOCK_ARGS=--upgrade.
+lock:
+	@test -n "$(PYTHON313)" || { echo "make: python3.13 not found; set PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	PYTHON=$(PYTHON) PYTHON313=$(PYTHON313) scripts/lock $(LOCK_ARGS)
 
 # Not part of `make test`: mutates the pure core ([tool.mutmut] in pyproject.toml) and runs the
 # unit tests that reach each mutant; docs/testing.md has the scores and the survivors.
