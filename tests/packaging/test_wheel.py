@@ -7,6 +7,7 @@ checkout.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -29,16 +30,21 @@ def run(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What the builder stage leaves in /opt/pullpass."""
+    """What the builder stage leaves in /opt/pullpass (the .venv has locks/build.txt's backend)."""
     work = tmp_path_factory.mktemp("image")
     pip = (sys.executable, "-m", "pip", "--disable-pip-version-check")
-    run(*pip, "wheel", "--no-deps", "--wheel-dir", work / "wheels", ROOT, cwd=work)
+    wheel_argv = ("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", work / "wheels")
+    run(*pip, *wheel_argv, ROOT, cwd=work)
     [wheel] = (work / "wheels").glob("pullpass-*.whl")
     venv = work / "opt-pullpass"
     run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=work)
-    run(*pip, "--python", venv / "bin" / "python", "install", "--quiet", wheel, cwd=work)
+    into = (*pip, "--python", venv / "bin" / "python", "install", "--quiet")
+    run(*into, "--require-hashes", "-r", ROOT / "locks" / "runtime.txt", cwd=work)
+    run(*into, "--no-deps", wheel, cwd=work)
     [aio] = venv.glob("lib/python3*/site-packages/kubernetes/aio")
     shutil.rmtree(aio)
+    sbom = run(venv / "bin" / "python", ROOT / "scripts" / "sbom.py", cwd=work)
+    (venv / "sbom.cdx.json").write_text(sbom.stdout)
     return venv
 
 
@@ -87,3 +93,27 @@ def test_the_image_runs_without_the_clients_asyncio_twin() -> None:
     assert "kubernetes/aio" in (ROOT / "Dockerfile").read_text()
     sources = [p.read_text() for p in (ROOT / "app").rglob("*.py")]
     assert not [s for s in sources if "kubernetes.aio" in s or "kubernetes import aio" in s]
+
+
+def _locked(lock: Path) -> dict[str, str]:
+    return dict(re.findall(r"^([a-z0-9][a-z0-9.-]*)==(\S+)", lock.read_text(), re.M))
+
+
+def test_the_image_carries_an_sbom_of_exactly_what_it_installed(image_venv: Path) -> None:
+    """CycloneDX JSON at /opt/pullpass/sbom.cdx.json: pullpass, every locked package, Python."""
+    assert "scripts/sbom.py > /opt/pullpass/sbom.cdx.json" in (ROOT / "Dockerfile").read_text()
+    bom = json.loads((image_venv / "sbom.cdx.json").read_text())
+    assert (bom["bomFormat"], bom["specVersion"]) == ("CycloneDX", "1.5")
+    assert re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", bom["serialNumber"])
+    main = bom["metadata"]["component"]
+    assert (main["type"], main["name"], main["purl"]) == (
+        "application",
+        "pullpass",
+        "pkg:pypi/pullpass@0.1.0",
+    )
+    libraries = {c["name"]: c["version"] for c in bom["components"] if c["type"] == "library"}
+    assert libraries == _locked(ROOT / "locks" / "runtime.txt")
+    for component in bom["components"]:
+        assert component["purl"].endswith(f"/{component['name']}@{component['version']}")
+    [python] = [c for c in bom["components"] if c["type"] == "platform"]
+    assert python["name"] == "cpython"
