@@ -1,9 +1,10 @@
 """What pullpass takes from uvicorn, checked against the installed uvicorn.
 
 app/shell/web/protocol.py subclasses uvicorn's httptools protocol, which uvicorn does not publish
-as API, and app/shell/cli/serve.py passes Config options that appeared in a given release
-(ssl_context_factory in 0.47). An upgrade that removes, renames or re-signs any of them would
-otherwise show only as a webhook port that misbehaves: these tests name the break instead.
+as API (and app/shell/web/credentials_api.py subclasses that), and app/shell passes Config
+options that appeared in a given release (ssl_context_factory in 0.47). An upgrade that removes,
+renames or re-signs any of them would otherwise show only as a port that misbehaves: these tests
+name the break instead.
 """
 
 import ast
@@ -20,11 +21,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.server import ServerState
 
 from app.shell.cli import serve
+from app.shell.web.credentials_api import PeerProtocol
 from app.shell.web.protocol import GuardedProtocol
 
-SERVE = Path(serve.__file__)
+SHELL = Path(serve.__file__).parents[1]
+# pullpass's subclasses of uvicorn's protocol.
+PROTOCOLS = (GuardedProtocol, PeerProtocol)
 
-# Each method GuardedProtocol overrides, with uvicorn's parameter names: the override calls
+# Each method the subclasses override, with uvicorn's parameter names: the override calls
 # super() with them, and uvicorn calls the override with them.
 OVERRIDES = {
     "connection_made": ["self", "transport"],
@@ -35,10 +39,10 @@ OVERRIDES = {
     "on_response_complete": ["self"],
     "shutdown": ["self"],
 }
-# uvicorn's methods that GuardedProtocol calls without overriding them.
+# uvicorn's methods that they call without overriding them.
 CALLED = {"send_400_response": ["self", "msg"]}
-# Attributes of a connection that GuardedProtocol and its sweep read or set.
-PROTOCOL_ATTRIBUTES = ("loop", "connections", "transport", "cycle")
+# Attributes of a connection that they and the sweep read or set.
+PROTOCOL_ATTRIBUTES = ("loop", "connections", "transport", "cycle", "scope")
 CYCLE_ATTRIBUTES = ("keep_alive", "response_complete")
 
 
@@ -46,14 +50,17 @@ def _parameters(function: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(function).parameters)
 
 
-def test_the_list_names_every_override_in_protocol_py() -> None:
-    """A new override in protocol.py must be added to OVERRIDES, and so be checked below."""
-    own = {
+def _overrides(protocol: type) -> set[str]:
+    return {
         name
-        for name, value in vars(GuardedProtocol).items()
+        for name, value in vars(protocol).items()
         if callable(value) and not name.startswith("__") and hasattr(HttpToolsProtocol, name)
     }
-    assert own == set(OVERRIDES)
+
+
+def test_the_list_names_every_override() -> None:
+    """A new override of uvicorn's protocol must be added to OVERRIDES, and so be checked below."""
+    assert set().union(*map(_overrides, PROTOCOLS)) == set(OVERRIDES)
 
 
 @pytest.mark.parametrize("name", sorted(OVERRIDES | CALLED))
@@ -62,8 +69,9 @@ def test_uvicorn_still_has_each_method_with_the_same_parameters(name: str) -> No
     assert callable(upstream), f"uvicorn's HttpToolsProtocol has no {name}() any more"
     expected = (OVERRIDES | CALLED)[name]
     assert _parameters(upstream) == expected, f"uvicorn changed {name}()'s parameters"
-    if name in OVERRIDES:
-        assert _parameters(getattr(GuardedProtocol, name)) == expected
+    for protocol in PROTOCOLS:
+        if name in _overrides(protocol):
+            assert _parameters(getattr(protocol, name)) == expected, (protocol, name)
 
 
 class _Transport(asyncio.Transport):
@@ -114,14 +122,16 @@ def test_a_connection_still_has_the_attributes_protocol_py_uses() -> None:
 
 
 def _config_keywords() -> set[str]:
-    """The keywords serve.py gives uvicorn.Config, directly or through its `common` dict."""
-    tree = ast.parse(SERVE.read_text())
+    """The keywords app/shell gives uvicorn.Config, directly or through serve's `common` dict."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    nodes = (n for f in sorted(SHELL.rglob("*.py")) for n in ast.walk(ast.parse(f.read_text())))
+    for node in nodes:
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "Config"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "uvicorn"
         ):
             names.update(k.arg for k in node.keywords if k.arg is not None)
         if (
@@ -133,7 +143,7 @@ def _config_keywords() -> set[str]:
     return names
 
 
-def test_uvicorn_config_still_takes_every_option_serve_passes() -> None:
+def test_uvicorn_config_still_takes_every_option_pullpass_passes() -> None:
     used = _config_keywords()
     assert {"ssl_context_factory", "http", "limit_concurrency", "lifespan"} <= used, used
     missing = used - set(inspect.signature(uvicorn.Config).parameters)
