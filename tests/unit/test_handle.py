@@ -3,6 +3,7 @@ what is added, the patch, the warnings and the audit annotation."""
 
 import base64
 import json
+import time
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ import pytest
 
 from app.core.admission import respond
 from app.core.admission.handle import WARNING_LIMIT, Verdict, handle
+from app.core.admission.pod import MAX_CONTAINERS, MAX_IMAGE, oversize
 from app.core.credentials.credential import Credential
 from app.core.credentials.keyset import KeySet
 from app.core.credentials.match import MatchTable
@@ -223,3 +225,79 @@ def test_patched_without_warnings_or_audit_carries_neither() -> None:
         "patch": base64.b64encode(b'[{"op":"add","path":"/x","value":1}]').decode(),
     }
     assert respond.allowed_with_warnings("u", []) == {"uid": "u", "allowed": True}
+
+
+# --- bounded work per review: counted before anything is built or matched ---------------
+
+
+def pod_with(**spec: Any) -> dict[str, Any]:
+    review = request("quay.io/a/b")
+    review["object"]["spec"].update(spec)
+    return review
+
+
+def containers(n: int, image: str = "quay.io/a/b") -> list[dict[str, str]]:
+    return [{"name": f"c{i}", "image": image} for i in range(n)]
+
+
+@pytest.mark.parametrize("field", ["initContainers", "containers", "ephemeralContainers"])
+def test_a_pod_past_the_container_limit_is_admitted_unchanged_with_a_warning(field: str) -> None:
+    spec = {"containers": containers(1), field: containers(MAX_CONTAINERS + 1)}
+    verdict = handle(pod_with(**spec), VIEW)
+    assert verdict.outcome == "too_large"
+    assert verdict.response["allowed"] is True
+    assert "patch" not in verdict.response
+    [warning] = verdict.response["warnings"]
+    assert f"more than {MAX_CONTAINERS}" in warning
+
+
+def test_the_limit_counts_every_kind_of_container_together() -> None:
+    third = MAX_CONTAINERS // 3
+    spec = {
+        "initContainers": containers(third),
+        "containers": containers(third),
+        "ephemeralContainers": containers(MAX_CONTAINERS - 2 * third),
+    }
+    assert oversize({"spec": spec}) is None
+    spec["containers"] = containers(third + 1)
+    assert oversize({"spec": spec}) == f"{MAX_CONTAINERS + 1} containers, more than 256"
+
+
+def test_a_pod_at_the_limits_is_still_decided() -> None:
+    verdict = handle(pod_with(containers=containers(MAX_CONTAINERS)), VIEW)
+    assert (verdict.outcome, verdict.added) == ("patched", ("quay",))
+    image = "quay.io/" + "a" * (MAX_IMAGE - len("quay.io/"))  # too long to be a reference
+    assert handle(pod_with(containers=containers(1, image)), VIEW).outcome == "unchanged"
+
+
+def test_a_too_long_image_reference_is_admitted_unchanged() -> None:
+    image = "quay.io/" + "a" * MAX_IMAGE
+    verdict = handle(pod_with(containers=containers(1, image)), VIEW)
+    assert verdict.outcome == "too_large"
+    assert f"{len(image)} characters" in verdict.reason
+    assert verdict.response["allowed"] is True
+
+
+def test_an_ephemeral_container_update_is_bounded_too() -> None:
+    review = pod_with(ephemeralContainers=containers(MAX_CONTAINERS + 1))
+    review["operation"], review["subResource"] = "UPDATE", "ephemeralcontainers"
+    review["oldObject"] = {"spec": {"containers": containers(1)}}
+    assert handle(review, VIEW).outcome == "too_large"
+
+
+def test_forty_thousand_containers_are_decided_in_milliseconds() -> None:
+    """The flood that held the loop for seconds: now one count and no matching."""
+    review = pod_with(containers=containers(40_000, "ghcr.io/x/" + "y" * 40))
+    started = time.perf_counter()
+    verdict = handle(review, VIEW)
+    took = time.perf_counter() - started
+    assert verdict.outcome == "too_large"
+    assert took < 0.05, f"{took:.3f}s"
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [None, [], {"spec": None}, {"spec": {"containers": "x"}}, {"spec": {"containers": [1, None]}}],
+)
+def test_malformed_pods_are_left_to_read_pod(obj: Any) -> None:
+    assert oversize(obj) is None

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from app.core import labels
 from app.core.admission import patch, respond
-from app.core.admission.pod import PodView, read_pod
+from app.core.admission.pod import PodView, oversize, read_pod
 from app.core.admission.review import Request, Response
 from app.core.credentials.match import MatchTable
 from app.core.credentials.serviceaccount import ServiceAccountInfo
@@ -87,6 +87,11 @@ def handle(request: Request, view: View) -> Verdict:
 
 def _target(request: Request, view: View) -> tuple[PodView, MatchTable] | Verdict:
     """The pod and its namespace's table, or the verdict that leaves the pod alone."""
+    too_large = oversize(request.get("object"))
+    if too_large is not None:
+        warning = _short(f"pullpass: pod left unchanged: {too_large}")
+        response = respond.allowed_with_warnings(request["uid"], [warning])
+        return Verdict(response, "too_large", too_large)
     pod = read_pod(request.get("object"), request.get("namespace") or "")
     table = view.table(pod.namespace)
     if table is None:
