@@ -1,4 +1,5 @@
-"""Limits of the webhook port: big bodies, slow and idle clients, 1,000 connections, hygiene.
+"""Limits of the webhook port: big bodies, slow and idle clients, 1,000 connections, floods of
+idle connections, half handshakes and huge pods, the health port's deadline, log floods, hygiene.
 
 Each test talks raw HTTP/1.1 over TLS to a real `pullpass serve --objects`, because what is
 checked here (when the server answers, whether it closes, what it logs) is below any client
@@ -7,6 +8,7 @@ library's view. Timings use generous margins: the machine is shared.
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -21,8 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.core.admission.pod import MAX_CONTAINERS
+from app.shell.web.listen import HANDSHAKE_TIMEOUT, MAX_HANDSHAKING
 from app.shell.web.protocol import MAX_HEADER_BYTES, READ_TIMEOUT
 from localcluster.processes import free_port
+from tests.kit.metrics import metric as kit_metric
 from tests.kit.objects import namespace, pod, review, secret
 from tests.kit.raw_http import closed_by_server, read_response, request_bytes
 from tests.kit.serving import serving
@@ -50,9 +55,9 @@ class Served:
         return self.context.wrap_socket(raw, server_hostname="127.0.0.1")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("limits")
+@contextlib.contextmanager
+def serve(tmp: Path, *extra: str) -> Iterator[Served]:
+    """`pullpass serve --objects` on free ports, with `extra` flags."""
     certs = tmp / "certs"
     app = [sys.executable, "-m", "app"]
     subprocess.run([*app, "certs", "--out", str(certs), "--host", "127.0.0.1"], check=True)
@@ -78,11 +83,46 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "127.0.0.1",
         "--log-level",
         "debug",  # the most talkative level: the hygiene test reads every line it writes
+        *extra,
     ]
     metrics = f"http://127.0.0.1:{metrics_port}"
     with serving(cmd, log, metrics, 30) as process:
         context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
         yield Served(port, metrics, context, log, process)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serve(tmp_path_factory.mktemp("limits")) as server:
+        yield server
+
+
+SMALL_CAP = 64
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A server whose connection cap is small enough to fill quickly from one test process."""
+    with serve(tmp_path_factory.mktemp("small"), f"--max-connections={SMALL_CAP}") as server:
+        yield server
+
+
+def metric(served: Served, name: str, **labels: str) -> float:
+    return kit_metric(httpx.get(f"{served.metrics}/metrics").text, name, **labels)
+
+
+def closed(served: Served, reason: str) -> float:
+    return metric(served, "pullpass_connections_closed_total", reason=reason)
+
+
+def review_time(served: Served, body: bytes | None = None) -> tuple[int, float]:
+    """Status and seconds for one review on a new connection, handshake included."""
+    started = time.monotonic()
+    with served.connect() as sock:
+        sock.settimeout(10)
+        sock.sendall(request_bytes(body or good_review()))
+        status = read_response(sock)[0]
+    return status, time.monotonic() - started
 
 
 def good_review() -> bytes:
@@ -235,15 +275,19 @@ async def _crowd(served: Served, bodies: list[bytes]) -> list[tuple[int | str, b
 
 def test_1000_concurrent_connections_are_served_or_refused_cleanly(served: Served) -> None:
     bodies = [good_review() for _ in range(1000)]
+    failed_before = closed(served, "handshake_failed")
     started = time.monotonic()
     results = asyncio.run(_crowd(served, bodies))
     took = time.monotonic() - started
     statuses: dict[int | str, int] = {}
     for status, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
-    # Clean means an HTTP answer for every connection: 200, or 503 past the concurrency limit.
-    assert set(statuses) <= {200, 503}, statuses
-    assert statuses.get(200, 0) >= 900, statuses
+    # Clean means an HTTP 200 for every connection (the cap is 2,048, so none is closed for
+    # room), or, on a machine too loaded to finish a handshake in HANDSHAKE_TIMEOUT, a close the
+    # server counted: the client's side of a TLS 1.3 handshake ends first, so it sees a reset.
+    unanswered = 1000 - statuses.get(200, 0)
+    assert closed(served, "handshake_failed") - failed_before >= unanswered, statuses
+    assert statuses.get(200, 0) >= 800, statuses
     for status, body in results:
         if status == 200:
             assert json.loads(body)["response"]["allowed"] is True
@@ -253,6 +297,177 @@ def test_1000_concurrent_connections_are_served_or_refused_cleanly(served: Serve
         sock.sendall(request_bytes(good_review()))
         assert read_response(sock)[0] == 200
     print(f"1000 connections: {statuses} in {took:.1f}s")
+
+
+# --- floods: what any pod could send, answered for the API server first -------------------
+
+
+def test_tls12_cbc_suites_are_refused(served: Served) -> None:
+    for suites, works in (
+        ("ECDHE+AES+SHA1:ECDHE+AES+SHA256:ECDHE+AES+SHA384:!AESGCM", False),
+        ("ECDHE+AESGCM", True),
+    ):
+        context = ssl.create_default_context(cafile=str(served.log.parent / "certs" / "ca.crt"))
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(suites)
+        raw = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        try:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+                assert works, f"a CBC-only client got {sock.cipher()}"
+                sock.sendall(request_bytes(good_review()))
+                assert read_response(sock)[0] == 200
+        except ssl.SSLError:
+            assert not works, f"{suites} refused"
+        finally:
+            raw.close()
+
+
+# The first bytes of a TLS ClientHello record that announces 512 bytes, and never sends them.
+HALF_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32)
+
+
+def test_half_client_hellos_are_capped_and_cut_off_at_the_handshake_deadline(
+    served: Served,
+) -> None:
+    extra = 50
+    evicted = closed(served, "handshake_evicted")
+    socks = []
+    try:
+        for _ in range(MAX_HANDSHAKING + extra):
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+            sock.sendall(HALF_HELLO)
+            socks.append(sock)
+        status, took = review_time(served)  # the newest handshake is never the one closed
+        assert (status, took < 2) == (200, True), (status, took)
+        wait_for_metric = time.monotonic() + 10
+        while closed(served, "handshake_evicted") - evicted < extra:
+            assert time.monotonic() < wait_for_metric, "the oldest handshakes were not closed"
+            time.sleep(0.2)
+        socks[0].settimeout(5)
+        assert closed_by_server(socks[0]), "the oldest half handshake is still open"
+        socks[-1].settimeout(HANDSHAKE_TIMEOUT + 10)
+        started = time.monotonic()
+        assert closed_by_server(socks[-1]), "the newest half handshake is still open"
+        assert time.monotonic() - started < HANDSHAKE_TIMEOUT + 5
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_idle_connections_at_the_cap_make_room_for_the_api_server(small: Served) -> None:
+    """The cap full of kept-alive idle connections: a new one closes the longest idle, and is
+    answered (uvicorn's limit answered 503 until a slot freed)."""
+    evicted = closed(small, "idle_evicted")
+    idle = []
+    try:
+        for _ in range(SMALL_CAP):
+            sock = small.connect()
+            sock.settimeout(10)
+            sock.sendall(request_bytes(good_review()))
+            assert read_response(sock)[0] == 200
+            idle.append(sock)
+        for _ in range(3):  # each new one stays open: the cap stays full
+            started = time.monotonic()
+            sock = small.connect()
+            sock.settimeout(10)
+            sock.sendall(request_bytes(good_review()))
+            assert read_response(sock)[0] == 200
+            assert time.monotonic() - started < 2
+            idle.append(sock)
+        assert closed(small, "idle_evicted") - evicted == 3
+        for sock in idle[:3]:
+            assert closed_by_server(sock), "a longest idle connection is still open"
+        idle[-1].sendall(request_bytes(good_review()))  # the most recent idle one was kept
+        assert read_response(idle[-1])[0] == 200
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_a_connection_with_a_request_arriving_is_not_closed_for_room(small: Served) -> None:
+    """Busy connections are never the ones closed: past the cap with none idle, the newcomer is."""
+    busy = []
+    try:
+        for _ in range(SMALL_CAP):
+            sock = small.connect()
+            sock.sendall(request_bytes(b"x" * 100)[:-50])  # headers done, body unfinished
+            busy.append(sock)
+        time.sleep(0.5)
+        newcomer = small.connect()
+        newcomer.settimeout(5)
+        assert closed_by_server(newcomer)
+        busy[0].sendall(b"x" * 50)  # the oldest busy one finishes its request and is answered
+        busy[0].settimeout(10)
+        assert read_response(busy[0])[0] == 400
+    finally:
+        for sock in busy:
+            sock.close()
+
+
+def test_the_health_port_has_the_same_deadline_and_cap(small: Served) -> None:
+    host, port = small.metrics.removeprefix("http://").split(":")
+    time.sleep(0.5)  # connections the tests before closed are gone
+    idle = [socket.create_connection((host, int(port)), timeout=30) for _ in range(SMALL_CAP)]
+    slow = idle[-1]
+    try:
+        slow.sendall(b"GET /metrics HTTP/1.1\r\nHo")
+        assert httpx.get(f"{small.metrics}/healthz", timeout=5).status_code == 200
+        assert closed_by_server(idle[0]), "at the cap, the longest idle connection stays open"
+        started = time.monotonic()
+        for sock in (idle[1], slow):
+            sock.settimeout(READ_TIMEOUT + 5)
+            assert closed_by_server(sock), "an idle or slow health client was not cut off"
+        assert time.monotonic() - started < READ_TIMEOUT + 3
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def huge_pod(containers: int) -> bytes:
+    spec = pod("team-a", *(f"quay.io/team/app-{i}:v1" for i in range(containers)))
+    return json.dumps(review(spec)).encode()
+
+
+def test_huge_pods_are_admitted_unchanged_and_do_not_delay_others(served: Served) -> None:
+    body = huge_pod(40_000)
+    assert len(body) > 2_000_000
+    too_large = metric(served, "pullpass_admissions_total", outcome="too_large")
+
+    async def flood() -> tuple[list[tuple[int | str, bytes]], list[float]]:
+        crowd = asyncio.gather(*(_one(served, body, 0) for _ in range(4)))
+        probes = []
+        for _ in range(4):
+            await asyncio.sleep(0.2)
+            started = time.monotonic()
+            status, _ = await _one(served, good_review(), 0)
+            assert status == 200
+            probes.append(time.monotonic() - started)
+        return await crowd, probes
+
+    results, probes = asyncio.run(flood())
+    for status, answer in results:
+        assert status == 200
+        response = json.loads(answer)["response"]
+        assert response["allowed"] is True
+        assert "patch" not in response
+        assert f"more than {MAX_CONTAINERS}" in response["warnings"][0]
+    assert metric(served, "pullpass_admissions_total", outcome="too_large") == too_large + 4
+    assert max(probes) < 1.0, probes
+
+
+SUPPRESSED = "pullpass_log_lines_suppressed_total"
+
+
+def test_a_flood_of_bad_reviews_writes_few_log_lines(served: Served) -> None:
+    suppressed = metric(served, SUPPRESSED, logger="pullpass.admission")
+    lines = served.log.read_text().count("bad admission review")
+    started = time.monotonic()
+    results = asyncio.run(_crowd(served, [b"{"] * 600))
+    took = time.monotonic() - started
+    assert {status for status, _ in results} == {400}
+    written = served.log.read_text().count("bad admission review") - lines
+    assert written <= 50 + 5 * (took + 1), (written, took)
+    assert metric(served, SUPPRESSED, logger="pullpass.admission") - suppressed >= 600 - written
 
 
 # --- credential hygiene --------------------------------------------------------------------

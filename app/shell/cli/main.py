@@ -77,6 +77,8 @@ def _whole(low: int, high: int, what: str) -> Callable[[str], int]:
 _port = _whole(1, 65535, "a port number (1-65535)")
 _seconds = _whole(1, 3600, "a duration from 1 to 3600 seconds")
 _drain_seconds = _whole(0, 60, "a duration from 0 to 60 seconds")
+_timeout_seconds = _whole(1, 30, "a timeout from 1 to 30 seconds")
+_connections = _whole(16, 65536, "a number of connections from 16 to 65536")
 _per_minute = _whole(1, 1000, "a number from 1 to 1000 a minute")
 _days = _whole(1, 3650, "a number of days from 1 to 3650")
 _keys_per_secret = _whole(1, 10_000, "a number of keys from 1 to 10000")
@@ -98,6 +100,32 @@ def _hosts(text: str) -> list[str]:
     return hosts
 
 
+def _guard_options(serve: argparse.ArgumentParser) -> None:
+    """How the webhook port stops, and the guards an operator may tune."""
+    _option(
+        serve,
+        "--shutdown-delay",
+        "5",
+        type=_drain_seconds,
+        help="seconds /mutate keeps answering after SIGTERM, each answer closing its "
+        "connection, so that no review already sent is lost",
+    )
+    _option(
+        serve,
+        "--webhook-timeout",
+        "3",
+        type=_timeout_seconds,
+        help="the webhook's timeoutSeconds: a patch decided later is counted late, not patched",
+    )
+    _option(
+        serve,
+        "--max-connections",
+        "2048",
+        type=_connections,
+        help="open connections per port; past this, the one idle the longest is closed",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     # As a kubectl plugin (kubectl-pullpass), usage reads as the command the user typed.
     prog = "kubectl pullpass" if Path(sys.argv[0]).name == PLUGIN else "pullpass"
@@ -117,14 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     _option(serve, "--address", "0.0.0.0", help="address to listen on")
     _option(serve, "--port", "8443", type=_port, help="HTTPS port of /mutate")
     _option(serve, "--metrics-port", "8080", type=_port, help="HTTP port of health and metrics")
-    _option(
-        serve,
-        "--shutdown-delay",
-        "5",
-        type=_drain_seconds,
-        help="seconds /mutate keeps answering after SIGTERM, each answer closing its "
-        "connection, so that no review already sent is lost",
-    )
+    _guard_options(serve)
     _option(serve, "--cert-file", help="serving certificate (PEM), reloaded on change")
     _option(serve, "--key-file", help="serving key (PEM), reloaded on change")
     _option(

@@ -6,14 +6,13 @@ keeps the MutatingAdmissionPolicies' parameter objects current, and health and m
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -38,19 +37,12 @@ from app.shell.telemetry import logs, metrics
 from app.shell.web.credentials import Exchange, cluster_exchange
 from app.shell.web.credentials_api import credentials_config
 from app.shell.web.drain import Drain
-from app.shell.web.protocol import KEEP_ALIVE, MAX_CONNECTIONS, guarded, raise_open_files_limit
+from app.shell.web.listen import Server
+from app.shell.web.protocol import KEEP_ALIVE, guarded, raise_open_files_limit
 from app.shell.web.server import health_app, webhook_app
 from app.shell.web.tls import ReloadingContext
 
 log = logging.getLogger("pullpass")
-
-
-class _Server(uvicorn.Server):
-    """Signals are handled once for both servers, in `serve`."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -193,10 +185,26 @@ async def _run(
     The first SIGTERM or SIGINT begins the webhook port's drain and fails /readyz; the servers
     stop `--shutdown-delay` seconds later, or at a second signal.
     """
-    common = {"host": args.address, "log_config": None, "access_log": False, "lifespan": "off"}
+    # Both ports get the same read deadline, keep-alive and connection cap.
+    common = {
+        "host": args.address,
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "off",
+        "timeout_keep_alive": KEEP_ALIVE,
+        "backlog": args.max_connections,
+    }
     drain = Drain()
     app = health_app(lambda: draining(ready()) if drain.started else ready())
-    health = _Server(uvicorn.Config(app, port=args.metrics_port, **common))
+    health = Server(
+        uvicorn.Config(
+            app,
+            port=args.metrics_port,
+            http=guarded(Drain(), args.max_connections),
+            server_header=False,
+            **common,
+        )
+    )
     servers = [health]
     delay = 0.0
     if tls is not None:
@@ -206,7 +214,7 @@ async def _run(
     if secretless is not None:
         exchange, verifying = secretless
         port = args.credentials_port
-        servers.append(_Server(credentials_config(exchange, port, verifying.context, common)))
+        servers.append(Server(credentials_config(exchange, port, verifying.context, common)))
         contexts.append(verifying)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -225,17 +233,14 @@ def _webhook_server(
     tls: ReloadingContext,
     drain: Drain,
     common: dict[str, Any],
-) -> _Server:
-    return _Server(
+) -> Server:
+    return Server(
         uvicorn.Config(
-            webhook_app(index),
+            webhook_app(index, late_after=args.webhook_timeout),
             port=args.port,
             ssl_certfile=args.cert_file,
             ssl_context_factory=lambda _config, _default: tls.context,
-            http=guarded(drain),
-            timeout_keep_alive=KEEP_ALIVE,
-            limit_concurrency=MAX_CONNECTIONS,
-            backlog=MAX_CONNECTIONS,
+            http=guarded(drain, args.max_connections),
             proxy_headers=False,  # the apiserver connects directly: no X-Forwarded-* to trust
             server_header=False,
             **common,
@@ -244,7 +249,7 @@ def _webhook_server(
 
 
 def _signalled(
-    loop: asyncio.AbstractEventLoop, drain: Drain, delay: float, servers: list[_Server]
+    loop: asyncio.AbstractEventLoop, drain: Drain, delay: float, servers: list[Server]
 ) -> None:
     if drain.started:
         log.info("stopping at once")
@@ -256,7 +261,7 @@ def _signalled(
     loop.call_later(delay, _stop, servers)
 
 
-def _stop(servers: list[_Server]) -> None:
+def _stop(servers: list[Server]) -> None:
     log.info("stopping")
     for server in servers:
         server.should_exit = True

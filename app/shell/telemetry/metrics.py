@@ -4,7 +4,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 ADMISSIONS = Counter(
     "pullpass_admissions_total",
-    "Admission reviews answered, by outcome (patched, unchanged, skipped, rejected, error).",
+    "Admission reviews answered, by outcome (patched, unchanged, skipped, rejected, error; "
+    "too_large: a pod past the container or image-length limit, admitted unchanged; late: a "
+    "patch decided after the webhook's timeout, so the API server admitted the pod without it).",
     ["outcome"],
 )
 ADMISSION_SECONDS = Histogram(
@@ -84,4 +86,17 @@ CREDENTIAL_SECONDS = Histogram(
     "Secretless mode: time to answer one credential request, TokenReview and Secret reads "
     "included.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+CONNECTIONS_CLOSED = Counter(
+    "pullpass_connections_closed_total",
+    "Connections pullpass closed to protect its ports, by reason (idle_evicted: the longest idle "
+    "one, at the connection limit; read_deadline: a request unfinished in time; "
+    "handshake_evicted: the oldest of too many TLS handshakes; handshake_failed: failed or timed "
+    "out).",
+    ["reason"],
+)
+LOG_LINES_SUPPRESSED = Counter(
+    "pullpass_log_lines_suppressed_total",
+    "Log lines dropped by the rate limit on loggers that bad input can flood, by logger.",
+    ["logger"],
 )

@@ -1,19 +1,26 @@
-"""The webhook port's HTTP protocol: uvicorn's httptools protocol, hardened and trimmed.
+"""The HTTP protocol of both ports: uvicorn's httptools protocol, hardened and trimmed.
 
-uvicorn alone lets a slow or idle client hold a connection forever and has no header limit;
-its two writes per response cost a TLS record each. These classes fix both, measured in
-docs/performance.md and checked by tests/limits.
+uvicorn alone lets a slow or idle client hold a connection forever, refuses new connections
+with 503 once idle ones fill its limit, and has no header limit; its two writes per response
+cost a TLS record each. These classes fix all of that, measured in docs/performance.md and
+checked by tests/limits.
+
+uvicorn private API overridden or read here (tests/unit/test_uvicorn_contract.py checks it):
+HttpToolsProtocol.connection_made, .connection_lost, .data_received, .on_message_begin,
+.on_headers_complete, .on_message_complete, .on_response_complete, .shutdown,
+.send_400_response, and its attributes .loop, .transport, .connections, .cycle, .scope.
 """
 
 import asyncio
 import contextlib
 import logging
 import resource
-import weakref
+import time
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.shell.telemetry import metrics
 from app.shell.web.drain import Drain
 
 log = logging.getLogger("pullpass.http")
@@ -22,7 +29,8 @@ log = logging.getLogger("pullpass.http")
 READ_TIMEOUT = 10.0  # seconds from a connection's or a request's first byte to its last
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers; the apiserver sends about 1 KiB
 KEEP_ALIVE = 30  # idle seconds between requests before the connection is closed
-MAX_CONNECTIONS = 2048  # beyond this, requests get a clean 503 (uvicorn's limit_concurrency)
+MAX_CONNECTIONS = 2048  # default of --max-connections: past it, the longest idle one is closed
+BEGAN = "pullpass.began"  # scope["state"] key: time.monotonic() when the request's first byte came
 
 
 class OneWrite:
@@ -61,20 +69,39 @@ class OneWrite:
         return getattr(self._transport, name)
 
 
+class Guard:
+    """What one server's connections share: its drain, and its idle connections, oldest first.
+
+    A connection is idle while no request of its own is being answered: just connected, between
+    requests, or still sending headers. Past `limit` connections the oldest of them is closed for
+    a new one, so a crowd of idle clients cannot lock the API server out; when every connection
+    is busy, the newcomer itself is the one closed.
+    """
+
+    __slots__ = ("drain", "idle", "limit", "sweeping")
+
+    def __init__(self, drain: Drain, limit: int = MAX_CONNECTIONS) -> None:
+        self.drain = drain
+        self.limit = limit
+        self.idle: dict[GuardedProtocol, None] = {}  # insertion order is age
+        self.sweeping = False
+
+
 class GuardedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a read deadline and a header size limit.
+    """uvicorn's httptools protocol with a read deadline, a header limit and a connection cap.
 
     uvicorn times a connection out only between requests, so a client that connects and sends
     nothing, or a header or a body a byte at a time, would hold its connection slot forever. Here
     each connection notes when its current read began (connect, or a request's first byte) and
     a once-a-second sweep closes those still reading after READ_TIMEOUT. Per request that costs
-    two attribute writes, no timer. Headers past MAX_HEADER_BYTES get a 400 and a close.
+    two attribute writes and two dict operations, no timer. Headers past MAX_HEADER_BYTES get a
+    400 and a close. Connections past the limit close the oldest idle one (see `Guard`).
 
     Once `drain` has begun, each request is answered with `connection: close`, and uvicorn's
     shutdown closes a connection only when no request is arriving on it (see app/shell/web/drain).
     """
 
-    drain = Drain()  # never begun; `guarded(drain)` gives a server its own
+    guard = Guard(Drain())  # never begun; `guarded(drain)` gives a server its own
     _read_since: float | None = None  # loop time the unfinished read began; None when idle
     _header_bytes = 0
     _in_headers = True
@@ -83,9 +110,21 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self.transport = OneWrite(transport)  # type: ignore[assignment]
         self._read_since = self.loop.time()
-        if self.loop not in _SWEEPING:
-            _SWEEPING.add(self.loop)
+        guard = self.guard
+        guard.idle[self] = None
+        if len(self.connections) > guard.limit:
+            oldest = next(iter(guard.idle))  # this one, when every other connection is busy
+            del guard.idle[oldest]
+            metrics.CONNECTIONS_CLOSED.labels("idle_evicted").inc()
+            log.info("connection limit reached, closing the connection idle the longest")
+            oldest.transport.abort()  # a TLS close would wait up to 30 s for the client's reply
+        if not guard.sweeping:
+            guard.sweeping = True
             self.loop.call_later(1.0, _sweep, self.connections, self.loop)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.idle.pop(self, None)
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._in_headers:
@@ -98,12 +137,14 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         self._read_since = self.loop.time()
         super().on_message_begin()
+        self.scope["state"][BEGAN] = time.monotonic()
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._header_bytes = 0
+        self.guard.idle.pop(self, None)
         super().on_headers_complete()
-        if self.drain.started:
+        if self.guard.drain.started:
             self.cycle.keep_alive = False
 
     def shutdown(self) -> None:
@@ -122,26 +163,26 @@ class GuardedProtocol(HttpToolsProtocol):
         # A connection idle after its first answer is uvicorn's keep-alive timer's to close.
         self._read_since = None
         super().on_response_complete()
+        if not self.transport.is_closing() and self.cycle.response_complete:
+            self.guard.idle[self] = None  # the newest idle connection, closed last
 
 
-def guarded(drain: Drain) -> type[GuardedProtocol]:
-    """The protocol class of one server, whose connections share its drain."""
-    return type("GuardedProtocol", (GuardedProtocol,), {"drain": drain})
-
-
-_SWEEPING: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()
+def guarded(drain: Drain, limit: int = MAX_CONNECTIONS) -> type[GuardedProtocol]:
+    """The protocol class of one server, whose connections share its drain and its cap."""
+    return type("GuardedProtocol", (GuardedProtocol,), {"guard": Guard(drain, limit)})
 
 
 def _sweep(connections: set[Any], loop: asyncio.AbstractEventLoop) -> None:
     """Close connections whose request has been arriving for longer than READ_TIMEOUT."""
     cutoff = loop.time() - READ_TIMEOUT
     for protocol in list(connections):
-        since = getattr(protocol, "_read_since", None)
+        since = protocol._read_since
         if since is not None and since < cutoff:
             protocol._read_since = None
             if not protocol.transport.is_closing():
+                metrics.CONNECTIONS_CLOSED.labels("read_deadline").inc()
                 log.info("closing a connection that did not finish its request in time")
-                protocol.transport.close()
+                protocol.transport.abort()
     if not loop.is_closed():
         loop.call_later(1.0, _sweep, connections, loop)
 

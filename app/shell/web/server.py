@@ -6,6 +6,7 @@ framework around it would otherwise cost more than the work (docs/performance.md
 """
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -21,6 +22,7 @@ from app.core.admission.handle import View, handle
 from app.core.bad_object import BadObject
 from app.core.readiness import Readiness
 from app.shell.telemetry import metrics
+from app.shell.web.protocol import BEGAN
 
 MAX_BODY = 3 * 1024 * 1024
 JSON = "application/json"
@@ -31,14 +33,19 @@ log = logging.getLogger("pullpass.admission")
 # Label children resolved once: `labels()` takes a lock and a dict lookup per call.
 _OUTCOMES = {
     outcome: metrics.ADMISSIONS.labels(outcome)
-    for outcome in ("patched", "unchanged", "skipped", "rejected", "error")
+    for outcome in ("patched", "unchanged", "skipped", "rejected", "error", "too_large", "late")
 }
 _observe = metrics.ADMISSION_SECONDS.observe
 _perf_counter = time.perf_counter
+_monotonic = time.monotonic
 
 
-def review_bytes(body: bytes, view: View) -> tuple[int, bytes]:
-    """Status and body for one review; every failure is a 400 that names it."""
+def review_bytes(body: bytes, view: View, deadline: float = math.inf) -> tuple[int, bytes]:
+    """Status and body for one review; every failure is a 400 that names it.
+
+    A patch decided after `deadline` (time.monotonic) is counted `late`, not `patched`: the API
+    server has given up waiting and admitted the pod without it.
+    """
     started = _perf_counter()
     request = None
     try:
@@ -56,8 +63,12 @@ def review_bytes(body: bytes, view: View) -> tuple[int, bytes]:
             return 400, respond.error("body could not be read as an AdmissionReview")
         return 200, respond.review(respond.allowed(request["uid"]))
     out = respond.review(verdict.response)
-    counter = _OUTCOMES.get(verdict.outcome)
-    (counter or metrics.ADMISSIONS.labels(verdict.outcome)).inc()
+    outcome = verdict.outcome
+    if outcome == "patched" and _monotonic() > deadline:
+        outcome = "late"
+        log.warning("answered after the API server's timeout", extra={"uid": request["uid"]})
+    counter = _OUTCOMES.get(outcome)
+    (counter or metrics.ADMISSIONS.labels(outcome)).inc()
     _observe(_perf_counter() - started)
     if log.isEnabledFor(logging.DEBUG):
         log.debug(
@@ -67,7 +78,7 @@ def review_bytes(body: bytes, view: View) -> tuple[int, bytes]:
                 "namespace": request.get("namespace"),
                 "pod": request.get("name"),
                 "operation": request["operation"],
-                "outcome": verdict.outcome,
+                "outcome": outcome,
                 "reason": verdict.reason,
                 "added": list(verdict.added),
             },
@@ -92,11 +103,12 @@ class WebhookApp:
     Response classes: one receive loop, one decision, two sends. Measured in docs/performance.md.
     """
 
-    __slots__ = ("_fallback", "_view")
+    __slots__ = ("_fallback", "_late_after", "_view")
 
-    def __init__(self, view: View, fallback: ASGIApp) -> None:
+    def __init__(self, view: View, fallback: ASGIApp, late_after: float) -> None:
         self._view = view
         self._fallback = fallback
+        self._late_after = late_after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/mutate" or scope["method"] != "POST":
@@ -111,7 +123,8 @@ class WebhookApp:
             # Close the connection: the rest of the body is never read.
             await send_json(send, 413, respond.error(message), close=True)
             return
-        status, out = review_bytes(body, self._view)
+        began = scope["state"].get(BEGAN, math.inf) if "state" in scope else math.inf
+        status, out = review_bytes(body, self._view, began + self._late_after)
         await send_json(send, status, out)
 
 
@@ -155,15 +168,18 @@ async def send_json(send: Send, status: int, body: bytes, *, close: bool = False
     await send({"type": "http.response.body", "body": body})
 
 
-def webhook_app(view: View) -> WebhookApp:
-    """The HTTPS app; FastAPI answers only what is not a review (404s, 405s)."""
+def webhook_app(view: View, late_after: float) -> WebhookApp:
+    """The HTTPS app; FastAPI answers only what is not a review (404s, 405s).
+
+    `late_after` is the webhook's timeoutSeconds: a patch decided later is counted `late`.
+    """
     fallback = FastAPI(title="pullpass webhook", docs_url=None, redoc_url=None, openapi_url=None)
 
     async def not_a_review(_: Request) -> Response:
         return Response(respond.error("POST an AdmissionReview"), 405, media_type=JSON)
 
     fallback.router.add_route("/mutate", not_a_review, methods=["GET", "PUT", "DELETE", "PATCH"])
-    return WebhookApp(view, fallback)
+    return WebhookApp(view, fallback, late_after)
 
 
 def health_app(ready: Callable[[], Readiness]) -> FastAPI:
