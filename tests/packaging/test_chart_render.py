@@ -221,6 +221,7 @@ def test_default_args_are_self_managed(rendered: dict[str, list[Manifest]]) -> N
     args = _args(rendered["default"])
     assert args == [
         "serve",
+        "--webhook-timeout=3",
         "--port=8443",
         "--metrics-port=8080",
         "--log-level=info",
@@ -538,6 +539,32 @@ def test_network_policy_opens_only_the_served_ports(rendered: dict[str, list[Man
         {"port": "webhook", "protocol": "TCP"},
         {"port": "metrics", "protocol": "TCP"},
     ]
+
+
+def test_api_server_sources_restrict_only_the_webhook_port(helm_path: str) -> None:
+    """CIDRs become ipBlocks, peers pass through; the metrics port stays open to probes."""
+    peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+    values = {"networkPolicy": {"apiServerSources": ["10.0.0.10/32", "fd00::1/128", peer]}}
+    policy = one(render(values), "NetworkPolicy", RELEASE)
+    webhook, metrics = policy["spec"]["ingress"]
+    assert webhook == {
+        "from": [{"ipBlock": {"cidr": "10.0.0.10/32"}}, {"ipBlock": {"cidr": "fd00::1/128"}}, peer],
+        "ports": [{"port": "webhook", "protocol": "TCP"}],
+    }
+    assert metrics == {"ports": [{"port": "metrics", "protocol": "TCP"}]}
+
+
+def test_schema_rejects_an_api_server_source_that_is_not_a_cidr(helm_path: str) -> None:
+    done = helm(
+        "template",
+        RELEASE,
+        str(CHART),
+        "--set",
+        "networkPolicy.apiServerSources[0]=kubernetes",
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "apiServerSources" in done.stderr
 
 
 def test_every_value_is_in_the_readme_table() -> None:
