@@ -1,6 +1,7 @@
 """The webhook port's guards that need no socket: AEAD-only TLS 1.2, the log rate limit, and a
 late patch counted as `late`. The socket-level guards are in tests/limits."""
 
+import datetime
 import json
 import logging
 import math
@@ -19,7 +20,8 @@ from tests.kit.objects import namespace, pod, review, secret
 
 
 def test_tls12_offers_only_aead_suites_with_forward_secrecy(tmp_path: Path) -> None:
-    pair = pki.issue(pki.new_ca(1), ["127.0.0.1"], 1)
+    now = datetime.datetime.now(datetime.UTC)
+    pair = pki.issue(pki.new_ca(1, now=now), ["127.0.0.1"], 1, now=now)
     (tmp_path / "tls.crt").write_bytes(pair.cert)
     (tmp_path / "tls.key").write_bytes(pair.key)
     context = ReloadingContext(str(tmp_path / "tls.crt"), str(tmp_path / "tls.key")).context
