@@ -21,6 +21,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.server import ServerState
 
 from app.shell.cli import serve
+from app.shell.web import listen
 from app.shell.web.credentials_api import PeerProtocol
 from app.shell.web.protocol import GuardedProtocol
 
@@ -32,6 +33,7 @@ PROTOCOLS = (GuardedProtocol, PeerProtocol)
 # super() with them, and uvicorn calls the override with them.
 OVERRIDES = {
     "connection_made": ["self", "transport"],
+    "connection_lost": ["self", "exc"],
     "data_received": ["self", "data"],
     "on_message_begin": ["self"],
     "on_headers_complete": ["self"],
@@ -145,7 +147,7 @@ def _config_keywords() -> set[str]:
 
 def test_uvicorn_config_still_takes_every_option_pullpass_passes() -> None:
     used = _config_keywords()
-    assert {"ssl_context_factory", "http", "limit_concurrency", "lifespan"} <= used, used
+    assert {"ssl_context_factory", "http", "timeout_keep_alive", "backlog", "lifespan"} <= used
     missing = used - set(inspect.signature(uvicorn.Config).parameters)
     assert not missing, f"uvicorn.Config no longer takes {sorted(missing)}"
 
@@ -172,12 +174,32 @@ def test_uvicorn_server_still_has_what_serve_overrides_and_sets() -> None:
     capture = vars(uvicorn.Server).get("capture_signals")
     assert capture is not None, "uvicorn.Server has no capture_signals() any more"
     assert _parameters(capture) == ["self"]
-    assert _parameters(serve._Server.capture_signals) == ["self"]
+    assert _parameters(listen.Server.capture_signals) == ["self"]
     # uvicorn must still enter it while serving, or its own signal handlers replace serve's.
     assert "self.capture_signals()" in inspect.getsource(uvicorn.Server.serve)
-    server = serve._Server(uvicorn.Config(_app, lifespan="off", log_config=None))
+    server = listen.Server(uvicorn.Config(_app, lifespan="off", log_config=None))
     with server.capture_signals() as captured:
         assert captured is None
     assert server.should_exit is False
     assert server.force_exit is False
     assert inspect.iscoroutinefunction(uvicorn.Server.serve)
+
+
+def test_uvicorn_server_still_starts_as_listen_py_replaces_it() -> None:
+    """listen.Server.startup replaces uvicorn's: the same signature, called the same way, and
+    what it reads and sets (app/shell/web/listen.py's docstring lists them)."""
+    assert _parameters(uvicorn.Server.startup) == ["self", "sockets"]
+    assert "await self.startup(sockets=sockets)" in inspect.getsource(uvicorn.Server._serve)
+    config = uvicorn.Config(_app, lifespan="off", log_config=None)
+    config.load()
+    for name in ("http_protocol_class", "ssl", "host", "port", "backlog"):
+        assert hasattr(config, name), f"uvicorn's Config has no .{name} any more"
+    server = listen.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    assert isinstance(server.lifespan.state, dict)
+    assert isinstance(server.server_state, ServerState)
+    source = inspect.getsource(uvicorn.Server)
+    assert "self.servers" in source
+    assert "self.started" in source
+    # uvloop's TLS protocol, which its own TLS server builds the same way.
+    assert listen._SSLProtocol.__name__ == "SSLProtocol"
