@@ -11,6 +11,7 @@ never a skip.
 from __future__ import annotations
 
 import functools
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -146,6 +147,24 @@ def render(
     """The chart's objects for these values, one dict each, in helm's install order."""
     text = render_text(values, release=release, namespace=namespace)
     return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def render_notes(values: dict[str, Any] | None = None) -> str:
+    """The install notes (NOTES.txt) for these values. `helm template` leaves NOTES.txt out, so
+    a copy of the chart renders it through `tpl` into a ConfigMap-like document."""
+    with tempfile.TemporaryDirectory(prefix="pullpass-notes-") as tmp:
+        chart = Path(tmp) / "pullpass"
+        shutil.copytree(CHART, chart)
+        (chart / "files" / "notes.txt").write_text((CHART / "templates" / "NOTES.txt").read_text())
+        show = "templates/zz-notes.yaml"
+        (chart / show).write_text('notes: {{ tpl (.Files.Get "files/notes.txt") . | toJson }}\n')
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=tmp) as file:
+            yaml.safe_dump(values or {}, file)
+            file.flush()
+            args = ("template", RELEASE, str(chart), "-n", NAMESPACE, "-f", file.name)
+            done = helm(*args, "--show-only", show)
+    notes: str = yaml.safe_load(done.stdout)["notes"]
+    return notes
 
 
 def find(objects: Iterable[Manifest], kind: str, name: str | None = None) -> list[Manifest]:

@@ -43,7 +43,7 @@ def test_rules_are_valid(monitoring: list[Manifest], promtool_path: str, tmp_pat
     rules = write_rules(one(monitoring, "PrometheusRule"), tmp_path)
     done = promtool(promtool_path, "check", "rules", str(rules))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 7 rules found" in done.stdout
+    assert "SUCCESS: 9 rules found" in done.stdout
 
 
 def test_promtool_rule_tests(
@@ -67,6 +67,13 @@ def test_every_alert_has_a_test_case(monitoring: list[Manifest]) -> None:
     assert alerts == tested
 
 
+def test_policy_mode_has_no_webhook_to_fail_open(helm_path: str) -> None:
+    rule = one(render({**ON, "admission": {"mode": "policy"}}), "PrometheusRule")
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert "PullpassWebhookFailedOpen" not in alerts
+    assert "PullpassPodsMissingCredentials" in alerts
+
+
 def test_values_reach_the_rules(helm_path: str) -> None:
     rule = one(
         render(
@@ -85,6 +92,10 @@ def test_values_reach_the_rules(helm_path: str) -> None:
     )
     assert rule["metadata"]["labels"]["release"] == "kps"
     by_name = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    # The API server's fail-open counter is not pullpass's series: it is selected by the
+    # webhook's name alone.
+    fail_open = by_name.pop("PullpassWebhookFailedOpen")["expr"]
+    assert 'apiserver_admission_webhook_fail_open_count{name="inject.pullpass.io"}' in fail_open
     assert all('service="mine"' in r["expr"] and "job=" not in r["expr"] for r in by_name.values())
     assert by_name["PullpassWatchOutOfSync"]["for"] == "3m"
     assert by_name["PullpassNoReadyReplica"]["for"] == "2m"

@@ -26,8 +26,11 @@ def policy_objects(objects: list[Manifest]) -> list[Manifest]:
     """The policy-mode objects without the chart's labels, in the order rendered."""
     out = []
     for obj in objects:
-        # The chart's guards (the Secret write and namespace label policies) serve both modes.
-        guard = obj["metadata"]["name"].endswith(("-secret-writes", "-namespace-labels"))
+        # The chart's guards: the Secret write and namespace label policies serve both modes,
+        # the parameter write policy is policy mode's own (test_parameter_write_guard).
+        guard = obj["metadata"]["name"].endswith(
+            ("-secret-writes", "-namespace-labels", "-rules-writes")
+        )
         if obj["kind"] in POLICY_KINDS and not guard:
             meta = {k: v for k, v in obj["metadata"].items() if k != "labels"}
             out.append({**obj, "metadata": meta})
@@ -121,3 +124,20 @@ def test_webhook_mode_renders_no_policy_object(helm_path: str) -> None:
     assert not [a for a in container(objects)["args"] if a.startswith("--admission")]
     one(objects, "MutatingWebhookConfiguration")
     assert (CHART / "files" / "policy-mode.json").is_file()
+
+
+def test_parameter_write_guard(helm_path: str) -> None:
+    """Whoever writes a PullpassRules object decides what pods get: only pullpass may."""
+    name = f"{RELEASE}-rules-writes"
+    policy = one(render(POLICY), "ValidatingAdmissionPolicy", name)
+    binding = one(render(POLICY), "ValidatingAdmissionPolicyBinding", name)
+    assert binding["spec"] == {"policyName": name, "validationActions": ["Deny"]}
+    spec = policy["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    [rule] = spec["matchConstraints"]["resourceRules"]
+    assert (rule["apiGroups"], rule["resources"]) == (["pullpass.io"], ["pullpassrules"])
+    assert rule["operations"] == ["CREATE", "UPDATE", "DELETE"]
+    [condition] = spec["matchConditions"]
+    username = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
+    assert condition["expression"] == f'request.userInfo.username != "{username}"'
+    assert find(render({}), "ValidatingAdmissionPolicy", name) == []

@@ -19,6 +19,7 @@ from tests.kit.chart import (
     helm,
     one,
     render,
+    render_notes,
 )
 
 # Building helm on first use can take minutes on two cores.
@@ -101,10 +102,21 @@ def test_default_objects(rendered: dict[str, list[Manifest]]) -> None:
             "RoleBinding",
             "Service",
             "ServiceAccount",
+            # The Secret write and namespace label policies, both on by default.
             "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
             "ValidatingAdmissionPolicyBinding",
         ]
     )
+
+
+def test_the_chart_needs_the_kubernetes_its_policies_need(helm_path: str) -> None:
+    """ValidatingAdmissionPolicy is served as v1 from Kubernetes 1.30."""
+    old = helm("template", RELEASE, str(CHART), "--kube-version", "1.29.9", check=False)
+    assert old.returncode != 0
+    assert "requires kubeVersion: >=1.30.0-0" in old.stderr, old.stderr
+    helm("template", RELEASE, str(CHART), "--kube-version", "1.30.0")
 
 
 def test_webhook_configuration(rendered: dict[str, list[Manifest]]) -> None:
@@ -194,6 +206,8 @@ def test_probes_and_ports(rendered: dict[str, list[Manifest]]) -> None:
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     assert c["resources"]["limits"]["memory"]
     assert c["resources"]["requests"]["cpu"]
+    # A CPU quota throttles the one event loop in bursts, past the webhook's timeout.
+    assert "cpu" not in c["resources"]["limits"]
     service = one(rendered["default"], "Service", RELEASE)
     ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
     assert ports == {"https": (443, "webhook"), "metrics": (8080, "metrics")}
@@ -493,18 +507,28 @@ def test_secret_write_policy_binds_pullpass_to_its_own_secrets(
     for side in ("copyBefore", "copyAfter"):
         assert "'pullpass.io/managed-by'].orValue('') == 'pullpass'" in variables[side]
     assert f'request.name == "{RELEASE}-tls"' in variables["tlsSecret"]
+    assert "object.type == 'kubernetes.io/tls'" in variables["tlsSecret"]
+    assert f'request.namespace != "{NAMESPACE}"' in variables["copyPlace"]
+    assert "[?'pullpass.io/inject'].orValue('') == 'enabled'" in variables["copyPlace"]
+    assert "['pullpass.io/scope', 'pullpass.io/project']" in variables["copyUnscoped"]
+    assert len(spec["validations"]) == 3
+    # Copies go only where the replicator puts them, so the credentials namespace is named.
+    creds = render({"credentialsNamespace": "creds"})
+    assert 'request.namespace != "creds"' in _policy(creds, name)[1]["copyPlace"]
     # With cert-manager pullpass writes no TLS Secret, so the policy names none.
     assert _policy(rendered["cert-manager"], name)[1]["tlsSecret"] == "false"
     objects = render({"secretWritePolicy": {"enabled": False}})
-    assert find(objects, "ValidatingAdmissionPolicy") == []
+    assert find(objects, "ValidatingAdmissionPolicy", name) == []
 
 
 def test_namespace_label_policy_guards_the_scope_labels(
     rendered: dict[str, list[Manifest]], helm_path: str
 ) -> None:
     name = f"{RELEASE}-namespace-labels"
-    assert find(rendered["default"], "ValidatingAdmissionPolicy", name) == []
-    spec, variables = _policy(rendered["label-policy"], name)
+    off = render({"namespaceLabelPolicy": {"enabled": False}})
+    assert find(off, "ValidatingAdmissionPolicy", name) == []
+    spec, variables = _policy(rendered["default"], name)
+    assert spec == _policy(rendered["label-policy"], name)[0]
     [rule] = spec["matchConstraints"]["resourceRules"]
     assert rule["operations"] == ["CREATE", "UPDATE"]
     assert rule["resources"] == ["namespaces", "namespaces/status", "namespaces/finalize"]
@@ -516,8 +540,37 @@ def test_namespace_label_policy_guards_the_scope_labels(
         "namespaceLabelPolicy": {"enabled": True, "allowedGroups": ["a", "b"]},
     }
     spec, variables = _policy(render(values), name)
-    assert variables["guarded"] == '["field.cattle.io/projectId","pullpass.io/inject"]'
+    # Under the preset the project comes from Rancher's guarded annotation: its label grants
+    # nothing, and Rancher's agent keeps writing it.
+    assert variables["guarded"] == '["pullpass.io/inject"]'
     assert spec["matchConditions"][0]["expression"].endswith('["a","b"])')
+    # A refusal names the chart value that lets another group in.
+    [validation] = spec["validations"]
+    assert "namespaceLabelPolicy.allowedGroups" in validation["messageExpression"]
+    assert f"(release {RELEASE} in namespace {NAMESPACE})" in validation["messageExpression"]
+
+
+def test_install_notes_say_how_to_keep_labelling_and_what_uninstall_leaves(
+    helm_path: str,
+) -> None:
+    notes = render_notes()
+    # The installing admin may not be in system:masters: the notes say how to add their group.
+    assert "kubectl auth whoami" in notes
+    assert "--set-json 'namespaceLabelPolicy.allowedGroups=" in notes
+    assert '["system:masters","YOUR-GROUP"]' in notes
+    assert f"kubectl -n {NAMESPACE} delete lease {RELEASE}" in notes
+    assert f"kubectl -n {NAMESPACE} delete secret {RELEASE}-tls" in notes
+    # No policy, no paragraph about it; no leader, no Lease.
+    quiet = render_notes(
+        {
+            "namespaceLabelPolicy": {"enabled": False},
+            "replication": {"enabled": False},
+            "certificates": {"mode": "cert-manager"},
+        }
+    )
+    assert "allowedGroups" not in quiet
+    assert "lease" not in quiet.lower()
+    assert "delete secret" not in quiet
 
 
 def test_service_monitor(rendered: dict[str, list[Manifest]]) -> None:

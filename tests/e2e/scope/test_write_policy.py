@@ -20,6 +20,7 @@ from tests.e2e.scope.installation import Installation
 from tests.e2e.scope.sources import (
     MANAGED_BY,
     PROJECT,
+    SCOPE,
     apply_registry_secret,
     get_secret,
     wait_copies,
@@ -128,6 +129,80 @@ def test_pullpass_creates_only_labelled_registry_credentials(
     token("create", "-f", "-", input=body)
     # A labelled Secret without a source is an orphan copy: the replicator deletes it itself.
     token("delete", "secret", "like-a-copy", "-n", namespace, "--ignore-not-found")
+
+
+def _dry_run(token: Kubectl, secret: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """A server-side dry-run create: admission judges it in full, nothing is left behind."""
+    return token("create", "--dry-run=server", "-f", "-", input=json.dumps(secret), check=False)
+
+
+def _secret(namespace: str, name: str, labels: dict[str, str], kind: str) -> dict[str, Any]:
+    secret: dict[str, Any] = json.loads(_secret_json(namespace, name, labels, kind))
+    if kind == "kubernetes.io/tls":
+        secret["data"] = {"tls.crt": "", "tls.key": ""}
+    elif kind == "kubernetes.io/dockercfg":
+        secret["data"] = {".dockercfg": "e30="}
+    return secret
+
+
+def test_a_stolen_token_cannot_mint_a_source_under_the_tls_name(
+    kubectl: Kubectl, pullpass: Pullpass, installation: Installation
+) -> None:
+    """The TLS clause named the Secret but not its type: `<fullname>-tls` could be a
+    dockerconfigjson labelled scope=cluster in the credentials namespace, a cluster source the
+    replicator would copy everywhere."""
+    home = installation.credentials_namespace
+    token = _token(installation)
+    tls = "pullpass-tls"
+    for labels, kind in (
+        ({SCOPE: "cluster"}, "kubernetes.io/dockerconfigjson"),
+        ({PROJECT: "any"}, "kubernetes.io/dockercfg"),
+        ({}, "Opaque"),
+    ):
+        _refused(_dry_run(token, _secret(home, tls, labels, kind)))
+    # The control: the TLS Secret pullpass keeps is still its to write.
+    done = _dry_run(token, _secret(home, tls, {}, "kubernetes.io/tls"))
+    assert done.returncode == 0, done.stderr
+
+
+def test_copies_go_only_into_enabled_namespaces_and_carry_no_scope(
+    kubectl: Kubectl, pullpass: Pullpass, installation: Installation
+) -> None:
+    token = _token(installation)
+    dockerconfig = "kubernetes.io/dockerconfigjson"
+    managed = {MANAGED_BY: "pullpass"}
+    enabled = create_namespace(kubectl, unique("copies"))
+    disabled = create_namespace(kubectl, unique("copies"), enabled=False)
+    for namespace in (disabled, "kube-system", "default", installation.credentials_namespace):
+        done = _dry_run(token, _secret(namespace, "like-a-copy", managed, dockerconfig))
+        _refused(done)
+        assert "only into namespaces labelled pullpass.io/inject=enabled" in done.stderr
+    for scope in ({SCOPE: "cluster"}, {PROJECT: "p"}):
+        done = _dry_run(token, _secret(enabled, "like-a-copy", {**managed, **scope}, dockerconfig))
+        _refused(done)
+        assert "may carry neither pullpass.io/scope nor pullpass.io/project" in done.stderr
+    # The control: a plain copy into an enabled namespace passes.
+    done = _dry_run(token, _secret(enabled, "like-a-copy", managed, dockerconfig))
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_copy_in_a_namespace_no_longer_enabled_cannot_be_updated_but_is_deleted(
+    kubectl: Kubectl, pullpass: Pullpass, installation: Installation, passwords: Passwords
+) -> None:
+    project = unique("gone")
+    namespace = create_namespace(kubectl, unique("gone"), labels={PROJECT: project})
+    name = unique("gone-reg")
+    home = installation.credentials_namespace
+    apply_registry_secret(kubectl, passwords, home, name, REGISTRY, {PROJECT: project})
+    copy = wait_copies(kubectl, home, name, {namespace})[namespace]
+    token = _token(installation)
+    # Stop the leader, so that the copy stays while the namespace is disabled.
+    installation.stop_all()
+    kubectl("label", "namespace", namespace, "pullpass.io/inject-")
+    _refused(_put(token, copy))
+    installation.baseline()
+    wait_no_copies(kubectl, name, {namespace})
+    kubectl("delete", "secret", name, "-n", home)
 
 
 def test_a_copy_cannot_be_taken_over_by_stripping_its_label(
