@@ -41,7 +41,8 @@ def expected(
     namespace: str, label: str, excluded: list[str], warnings: bool = True
 ) -> list[Manifest]:
     """`manifests`, the bindings also leaving out what the chart's webhook leaves out."""
-    out = json.loads(json.dumps(manifests(namespace, label, warnings)))
+    rancher = label == "field.cattle.io/projectId"
+    out = json.loads(json.dumps(manifests(namespace, label, warnings, rancher)))
     for obj in out:
         if obj["kind"].endswith("Binding"):
             obj["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"].append(

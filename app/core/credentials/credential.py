@@ -6,7 +6,7 @@ password, `auth` or token can reach memory that outlives one event.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core import labels
@@ -19,8 +19,11 @@ CREDENTIAL_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
 
 @dataclass(frozen=True, slots=True)
 class NamespaceInfo:
+    """`annotations` holds only Rancher's project annotation, the one annotation scope reads."""
+
     name: str
     labels: Mapping[str, str]
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def enabled(self) -> bool:
@@ -51,7 +54,14 @@ class Credential:
 
 def namespace_from_object(obj: Mapping[str, Any]) -> NamespaceInfo:
     metadata = obj.get("metadata") or {}
-    return NamespaceInfo(name=str(metadata.get("name", "")), labels=_strings(metadata, "labels"))
+    annotations = {
+        k: v for k, v in _strings(metadata, "annotations").items() if k == labels.RANCHER_PROJECT
+    }
+    return NamespaceInfo(
+        name=str(metadata.get("name", "")),
+        labels=_strings(metadata, "labels"),
+        annotations=annotations,
+    )
 
 
 def credential_from_secret(

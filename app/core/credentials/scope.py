@@ -17,8 +17,11 @@ CLUSTER = "cluster"
 
 @dataclass(frozen=True, slots=True)
 class ScopeSettings:
+    """`rancher`: a namespace's project is the one in Rancher's guarded annotation."""
+
     credentials_namespace: str
     project_label: str = labels.PROJECT
+    rancher: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,45 @@ class Scoped:
 class Resolution:
     credentials: list[Scoped]
     conflicts: list[Credential] = field(default_factory=list)
+
+
+def project_of(namespace: NamespaceInfo, settings: ScopeSettings) -> str | None:
+    """The project whose sources serve the namespace, or None.
+
+    Under `rancher` it is the project part of the annotation `field.cattle.io/projectId`
+    (`<cluster>:<project>`), which Rancher's webhook lets only users with manage-namespaces on
+    that project set. The label of the same name is editable by any member who may edit the
+    namespace, so it counts only when it agrees: a label alone, or one that disagrees, gives no
+    project credential.
+    """
+    label = namespace.labels.get(settings.project_label) or None
+    if not settings.rancher:
+        return label
+    guarded = rancher_project(namespace)
+    return guarded if label in (None, guarded) else None
+
+
+def rancher_project(namespace: NamespaceInfo) -> str | None:
+    """The project part of Rancher's annotation, None when it is absent or malformed."""
+    cluster, colon, project = namespace.annotations.get(labels.RANCHER_PROJECT, "").partition(":")
+    return project if cluster and colon and project and ":" not in project else None
+
+
+def distrusted_project(namespace: NamespaceInfo, settings: ScopeSettings) -> str | None:
+    """Why the namespace's project label gives no project credential under `rancher`; None when
+    it does, or when there is no label."""
+    label = namespace.labels.get(settings.project_label)
+    if not settings.rancher or not label:
+        return None
+    guarded = rancher_project(namespace)
+    if guarded == label:
+        return None
+    annotation = f"Rancher's annotation {labels.RANCHER_PROJECT}"
+    agree = f"without {annotation}" if guarded is None else f"disagreeing with {annotation}"
+    return (
+        f"namespace {namespace.name}: label {settings.project_label}={label} {agree}"
+        f"{'' if guarded is None else f' (project {guarded})'}: no project credentials"
+    )
 
 
 def source_scope(credential: Credential, settings: ScopeSettings) -> str | None:
@@ -75,7 +117,7 @@ def resolve(
     ]
     if namespace.name == settings.credentials_namespace:
         return Resolution(scoped)
-    project = namespace.labels.get(settings.project_label)
+    project = project_of(namespace, settings)
     wanted = {f"project:{project}"} if project else set()
     wanted.add(CLUSTER)
     ranked = sorted(

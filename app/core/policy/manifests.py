@@ -170,15 +170,27 @@ def crd() -> _Object:
 UNCOVERED = "!(request.namespace in params.spec.covered)"
 
 
-def _shared(project_label: str, entries: bool) -> str:
-    """The shared policy's scope through `namespaceObject`'s project label: the entries in scope
-    (`entries`), else the list of their indexes (`compile.EntryIndex`)."""
+def _shared(project_label: str, entries: bool, rancher: bool = False) -> str:
+    """The shared policy's scope through `namespaceObject`'s project (as `scope.project_of`
+    finds it): the entries in scope (`entries`), else the list of their indexes
+    (`compile.EntryIndex`). Under `rancher` the project is the project part of Rancher's
+    annotation, and the label counts only when it agrees."""
     label = cel._quote(project_label)
-    project = f"namespaceObject.metadata.labels[{label}]"
-    known = (
-        f"has(namespaceObject.metadata.labels) && {label} in namespaceObject.metadata.labels && "
-        f"{project} in params.spec.projects"
+    has_label = (
+        f"has(namespaceObject.metadata.labels) && {label} in namespaceObject.metadata.labels"
     )
+    project = f"namespaceObject.metadata.labels[{label}]"
+    trusted = has_label
+    if rancher:
+        key = cel._quote(labels.RANCHER_PROJECT)
+        annotation = f"namespaceObject.metadata.annotations[{key}]"
+        project = f"{annotation}.split(':')[1]"
+        trusted = (
+            f"has(namespaceObject.metadata.annotations) && {key} in "
+            f"namespaceObject.metadata.annotations && {annotation}.matches('^[^:]+:[^:]+$') && "
+            f"(!({has_label}) || namespaceObject.metadata.labels[{label}] == {project})"
+        )
+    known = f"{trusted} && {project} in params.spec.projects"
     if entries:
         lists = f"({known} ? params.spec.projects[{project}] : []) + params.spec.cluster"
     else:
@@ -275,14 +287,16 @@ def _binding(kind: str, policy: str, param: _Object, excluded: list[str]) -> _Ob
 
 
 def manifests(
-    credentials_namespace: str, project_label: str, warnings: bool = True
+    credentials_namespace: str, project_label: str, warnings: bool = True, rancher: bool = False
 ) -> list[_Object]:
     """CRD, policies and bindings, in the order `kubectl apply` needs them; without `warnings`,
     no ValidatingAdmissionPolicy (what it costs a pod create: docs/performance.md section 7)."""
     own = {"name": NAMESPACE_OBJECT}
     shared = {"name": SHARED_OBJECT, "namespace": credentials_namespace}
-    own_entries, shared_entries = "params.spec.credentials", _shared(project_label, True)
-    own_indexes, shared_indexes = "[params.spec.credentialsIndex]", _shared(project_label, False)
+    own_entries = "params.spec.credentials"
+    shared_entries = _shared(project_label, True, rancher)
+    own_indexes = "[params.spec.credentialsIndex]"
+    shared_indexes = _shared(project_label, False, rancher)
     mutating, validating = "MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"
     objects = [
         crd(),

@@ -15,6 +15,7 @@ from app.core.admission.handle import handle
 from app.core.admission.pod import PodView, read_pod
 from app.core.admission.review import Request
 from app.core.bad_object import BadObject
+from app.core.credentials.scope import distrusted_project
 from app.core.credentials.serving_mode import WEBHOOK_ONLY, Modes, serving
 from app.shell.cli.sources import build_index, load
 from app.shell.cli.usage import UsageError
@@ -48,6 +49,10 @@ def build_report(
     verdict = handle(request, index)
     warnings = list(verdict.response.get("warnings", []))
     table = index.table(pod.namespace)
+    namespace = next((n for n in index.namespaces() if n.name == pod.namespace), None)
+    distrusted = namespace and distrusted_project(namespace, index.settings)
+    if distrusted:
+        warnings.append(distrusted)
     if table is None:
         warnings.append(f"namespace {pod.namespace} is not labelled {labels.INJECT}=enabled")
     elif pod.labels.get(labels.INJECT) == labels.DISABLED:

@@ -338,7 +338,10 @@ def _scope_options(parser: argparse.ArgumentParser) -> None:
         "--rancher",
         False,
         action=argparse.BooleanOptionalAction,
-        help=f"Rancher preset: the project label is {labels.RANCHER_PROJECT}",
+        help=(
+            f"Rancher preset: a namespace's project is the project part of its annotation "
+            f"{labels.RANCHER_PROJECT}; the label of that name counts only when it agrees"
+        ),
     )
 
 

@@ -18,4 +18,8 @@ def scope_settings(args: argparse.Namespace) -> ScopeSettings:
         if getattr(args, "objects", None)
         else own_namespace(args.kubeconfig, getattr(args, "context", None))
     )
-    return ScopeSettings(credentials_namespace=namespace, project_label=args.project_label)
+    return ScopeSettings(
+        credentials_namespace=namespace,
+        project_label=args.project_label,
+        rancher=bool(getattr(args, "rancher", False)),
+    )

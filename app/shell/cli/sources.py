@@ -58,5 +58,5 @@ def build_index(args: argparse.Namespace, snapshot: Snapshot, enable: Iterable[s
     for name in enable:
         old = known.get(name)
         new_labels = {**(old.labels if old else {}), labels.INJECT: labels.ENABLED}
-        index.put_namespace(NamespaceInfo(name, new_labels))
+        index.put_namespace(NamespaceInfo(name, new_labels, old.annotations if old else {}))
     return index

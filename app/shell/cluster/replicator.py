@@ -22,6 +22,7 @@ from app.core.credentials import copies
 from app.core.credentials.copies import Written
 from app.core.credentials.credential import Credential
 from app.core.credentials.digest import secret_data
+from app.core.credentials.scope import distrusted_project
 from app.shell.cluster.client import call_json
 from app.shell.cluster.events import record_event
 from app.shell.cluster.index import Index
@@ -31,6 +32,7 @@ from app.shell.telemetry import metrics
 log = logging.getLogger("pullpass.replicator")
 
 PACING = Pacing(resync=300.0, retry=2.0, burst=0.05, poll=0.1)
+PROJECT_NOT_TRUSTED = "ProjectNotTrusted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class Plan:
     conflicts: list[tuple[str, Credential]]
     in_sync: int
     pending: set[tuple[str, str]]
+    distrusted: list[tuple[str, str]]  # (namespace, why its project label gives nothing)
 
 
 def plan(index: Index, written: Mapping[tuple[str, str], Written]) -> Plan:
@@ -54,9 +57,13 @@ def plan(index: Index, written: Mapping[tuple[str, str], Written]) -> Plan:
     existing = {(c.namespace, c.name): c for c in index.credentials()}
     wanted: dict[tuple[str, str], Credential] = {}
     conflicts: list[tuple[str, Credential]] = []
+    distrusted: list[tuple[str, str]] = []
     for namespace in index.namespaces():
         if not namespace.enabled or namespace.name == home:
             continue
+        why = distrusted_project(namespace, index.settings)
+        if why is not None:
+            distrusted.append((namespace.name, why))
         resolution = index.resolution(namespace)
         for scoped in resolution.credentials:
             if scoped.copied:
@@ -77,7 +84,7 @@ def plan(index: Index, written: Mapping[tuple[str, str], Written]) -> Plan:
     delete = [
         c for key, c in existing.items() if c.managed and key not in wanted and c.namespace != home
     ]
-    return Plan(write, delete, conflicts, in_sync, pending)
+    return Plan(write, delete, conflicts, in_sync, pending, distrusted)
 
 
 class Replicator(LeaderWork):
@@ -103,6 +110,8 @@ class Replicator(LeaderWork):
         metrics.COPIES.labels("conflict").set(len(work.conflicts))
         for namespace, source in work.conflicts:
             self._report_conflict(namespace, source)
+        for namespace, why in work.distrusted:
+            self._report_distrusted(namespace, why)
         sources: dict[str, dict[str, Any] | None] = {}
         for _, source, _ in work.write:
             if source.ref not in sources:
@@ -193,6 +202,19 @@ class Replicator(LeaderWork):
                 raise
         self.written.pop((copy.namespace, copy.name), None)
         log.info("copy deleted", extra={"secret": copy.ref})
+
+    def _report_distrusted(self, namespace: str, why: str) -> None:
+        """Once per namespace and label: a project label Rancher's annotation does not back."""
+        key = (namespace, why, "")
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        log.warning("project not trusted", extra={"namespace": namespace, "why": why})
+        # In the namespace itself, where its members look (`kubectl get events -n NAME`).
+        about = client.V1ObjectReference(
+            api_version="v1", kind="Namespace", name=namespace, namespace=namespace
+        )
+        record_event(self.core, about, PROJECT_NOT_TRUSTED, why, "Warning")
 
     def _report_conflict(self, namespace: str, source: Credential) -> None:
         key = (namespace, source.name, source.version)
