@@ -94,6 +94,11 @@ class Proc:
     url: str
     metrics: str | None = None
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the process so far (/proc/PID/stat fields 14 and 15)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -443,6 +448,30 @@ def cmd_steady(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
+def cmd_resources(args: argparse.Namespace) -> dict[str, object]:
+    """CPU and memory of one replica idle, at 100 and at 500 reviews/s: what the chart's
+    requests are sized from (docs/performance.md, "Resource requests")."""
+    fx = fixtures()
+    print(f"# resources: {args.duration}s per rate; {machine()}; load average: {loadavg()}")
+    rows: dict[str, dict[str, float]] = {}
+    with pullpass(fx) as pp:
+        ready(pp, fx)
+        loadgen(pp.url, fx, 100, seconds=3)  # warm-up, not measured
+        print("| load | CPU (millicores) | RSS (MB) | errors |\n|---|---|---|---|")
+        for rate in (0, 100, 500):
+            cpu, start = pp.cpu_seconds(), time.monotonic()
+            errors = 0
+            if rate:
+                errors = int(loadgen(pp.url, fx, rate, seconds=args.duration)["errors"])
+            else:
+                time.sleep(args.duration)
+            used = (pp.cpu_seconds() - cpu) / (time.monotonic() - start)
+            label = f"{rate}/s" if rate else "idle"
+            rows[label] = {"millicores": used * 1000, "rss_mb": pp.rss_mb(), "errors": errors}
+            print(f"| {label} | {used * 1000:.0f} | {pp.rss_mb():.0f} | {errors} |")
+    return {"seconds": args.duration, "rows": rows}
+
+
 def cmd_soak(args: argparse.Namespace) -> dict[str, object]:
     fx = fixtures()
     print(f"# soak: {args.count} reviews at {args.rate}/s; {machine()}; load: {loadavg()}")
@@ -554,6 +583,8 @@ def main() -> None:
     p.add_argument("--count", type=int, default=1_000_000)
     p.add_argument("--rate", type=float, default=2000)
     p.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
+    p = sub.add_parser("resources")
+    p.add_argument("--duration", type=float, default=30, help="seconds at each rate")
     p = sub.add_parser("scale")
     p.add_argument("--namespaces", type=int, default=10_000)
     p.add_argument("--rounds", type=int, default=2)

@@ -565,6 +565,7 @@ def test_install_notes_say_how_to_keep_labelling_and_what_uninstall_leaves(
         {
             "namespaceLabelPolicy": {"enabled": False},
             "replication": {"enabled": False},
+            "detectMissing": {"enabled": False},
             "certificates": {"mode": "cert-manager"},
         }
     )

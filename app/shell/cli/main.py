@@ -235,6 +235,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="repair: evictions a minute (a burst of this many, then one every 60/RATE s)",
     )
     _credentials_options(serve)
+    _option(
+        serve,
+        "--detect-missing",
+        False,
+        action=argparse.BooleanOptionalAction,
+        help="report each new pending pod admitted without credentials pullpass would have "
+        "added: a metric and an Event on the pod (on the Lease holder only)",
+    )
+    _option(
+        serve,
+        "--unserved-namespaces",
+        type=_hosts,
+        metavar="NS[,NS...]",
+        help="detect-missing: namespaces the API server never asks pullpass about "
+        "(the webhook's exclusions), comma-separated; their pods are not judged",
+    )
     _option(serve, "--log-level", "info", choices=["debug", "info", "warning", "error"])
 
     explain = commands.add_parser("explain", help="show what the webhook would add to a pod")
@@ -354,6 +370,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         raise UsageError("pullpass serve: --lease-duration must be at least 3 seconds")
     if args.command == "serve" and args.repair and args.objects:
         raise UsageError("pullpass serve: --repair needs a cluster, not --objects")
+    if args.command == "serve" and args.detect_missing and args.objects:
+        raise UsageError("pullpass serve: --detect-missing needs a cluster, not --objects")
     if args.command == "serve" and args.tls_secret and not args.service:
         raise UsageError("pullpass serve: --tls-secret needs --service")
     # Without a webhook to trust it (secretless mode alone), the CA goes into no caBundle.

@@ -28,6 +28,7 @@ from app.shell.cluster.feed import Feed
 from app.shell.cluster.index import Index
 from app.shell.cluster.leader import Elector
 from app.shell.cluster.leader_work import LeaderSetup
+from app.shell.cluster.missing import MissingCredentials
 from app.shell.cluster.objects import BadInput, load_snapshot
 from app.shell.cluster.policy_writer import PolicyWriter
 from app.shell.cluster.repair import Repairer
@@ -66,7 +67,7 @@ def serve(args: argparse.Namespace) -> int:
         feed = Feed(api, index)
         feed.start()
         ready = feed.readiness
-        if args.replicate or args.repair or policy:
+        if args.replicate or args.repair or args.detect_missing or policy:
             _start_leader_work(args, api, index, feed.listed)
     log.info(
         "starting",
@@ -79,6 +80,7 @@ def serve(args: argparse.Namespace) -> int:
             "source": "objects" if args.objects else "cluster",
             "repair": args.repair,
             "credentials_port": args.credentials_port,
+            "detect_missing": args.detect_missing,
         },
     )
     metrics.READY.set_function(lambda: float(ready().ready))
@@ -170,6 +172,8 @@ def _start_leader_work(
         Repairer(setup, after=args.repair_after, rate=args.repair_rate).start()
     if args.admission == "policy":
         PolicyWriter(setup).start()
+    if args.detect_missing:
+        MissingCredentials(setup, args.unserved_namespaces or ()).start()
 
 
 async def _run(

@@ -100,3 +100,8 @@ LOG_LINES_SUPPRESSED = Counter(
     "Log lines dropped by the rate limit on loggers that bad input can flood, by logger.",
     ["logger"],
 )
+PODS_MISSING_CREDENTIALS = Counter(
+    "pullpass_pods_missing_credentials_total",
+    "New pods in enabled namespaces admitted without credentials pullpass would have added "
+    "(the webhook failed open, was bypassed, or its index was behind); each has an Event.",
+)

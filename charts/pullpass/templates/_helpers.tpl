@@ -65,3 +65,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "pullpass.policyMode" -}}
 {{- if eq .Values.admission.mode "policy" }}true{{ end }}
 {{- end }}
+
+{{/* Non-empty when a replica must hold the Lease for some work: replication, repair, the
+detection of pods admitted without credentials, or policy mode's parameters. */}}
+{{- define "pullpass.leader" -}}
+{{- if or .Values.replication.enabled .Values.repair.enabled .Values.detectMissing.enabled (include "pullpass.policyMode" .) -}}
+true
+{{- end -}}
+{{- end }}

@@ -50,6 +50,8 @@ SCOPE_FLAGS = (
     "--lease-namespace=",
     "--lease-duration=",
     "--repair",  # and --repair-after=, --repair-rate=
+    "--detect-missing",
+    "--unserved-namespaces=",
 )
 COPY_WRITE = re.compile(r'"msg": ?"copy (created|updated|deleted)"')
 

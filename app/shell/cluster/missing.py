@@ -1,0 +1,137 @@
+"""Fail-open made visible: the leader reports each new pod admitted without the credentials
+pullpass would have added (`--detect-missing`, chart `detectMissing.enabled`).
+
+Every replica watches pending pods (field selector `status.phase=Pending`: a pod is created
+Pending, and one that lacks a credential it needs stays Pending, unable to pull) and keeps only
+their uids. A pod is new when a watch event adds a uid not seen, or a relist after a lost watch
+holds one: those are judged (`core.audit.missing`). The first list only records what exists:
+pods older than this replica are the audit's business, not an alarm. Only the Lease holder
+judges and reports, so each pod is reported once: a metric, a Warning Event
+`PullCredentialsMissing` on the pod, a log line. A follower drops what it saw; pods created in a
+leader change's gap (at most a Lease duration) are not judged.
+"""
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Collection, Iterable
+from functools import partial
+from typing import Any
+
+from kubernetes import client
+
+from app.core.audit.missing import Missing, judge
+from app.core.repair.stuck import slim
+from app.shell.cluster.events import record_event
+from app.shell.cluster.leader_work import LeaderSetup, LeaderWork
+from app.shell.cluster.reflector import Watcher
+from app.shell.telemetry import metrics
+
+log = logging.getLogger("pullpass.missing")
+
+PENDING = "status.phase=Pending"
+REASON = "PullCredentialsMissing"
+BACKLOG = 10_000  # new pods waiting to be judged; past it the oldest go unjudged
+WAIT_SECONDS = 1.0
+
+
+class NewPods:
+    """The uids of the pending pods, and the new pods (slim) waiting to be judged."""
+
+    def __init__(self, backlog: int = BACKLOG) -> None:
+        self._lock = threading.Lock()
+        self._known: set[str] = set()
+        self._listed = False
+        self._new: deque[dict[str, Any]] = deque(maxlen=backlog)
+        self.arrived = threading.Event()
+
+    def apply(self, kind: str, obj: Any) -> None:
+        """A Watcher's LIST (every pending pod) or one watch event."""
+        with self._lock:
+            if kind == "LIST":
+                self._relisted(obj)
+            elif kind == "DELETED":  # deleted, or no longer Pending
+                self._known.discard(_uid(obj))
+            elif _uid(obj) not in self._known:
+                self._known.add(_uid(obj))
+                if kind == "ADDED":
+                    self._queue(obj)
+
+    def take(self) -> list[dict[str, Any]]:
+        with self._lock:
+            new, self._new = list(self._new), deque(maxlen=self._new.maxlen)
+            self.arrived.clear()
+            return new
+
+    def _relisted(self, pods: Iterable[dict[str, Any]]) -> None:
+        before, self._known = self._known, set()
+        for pod in pods:
+            uid = _uid(pod)
+            self._known.add(uid)
+            if self._listed and uid not in before:
+                self._queue(pod)  # created while the watch was lost
+        self._listed = True
+
+    def _queue(self, pod: dict[str, Any]) -> None:
+        self._new.append(slim(pod))
+        self.arrived.set()
+
+
+class MissingCredentials(LeaderWork):
+    def __init__(self, setup: LeaderSetup, unserved: Collection[str]) -> None:
+        super().__init__("missing", setup)
+        self.core = client.CoreV1Api(setup.api)
+        self.unserved = frozenset(unserved)
+        self.pods = NewPods()
+        self.watcher = Watcher(
+            "pods-new",
+            partial(
+                self.core.list_pod_for_all_namespaces,
+                field_selector=PENDING,
+                _preload_content=False,
+            ),
+            self.pods.apply,
+        )
+
+    def start(self) -> None:
+        self.watcher.start()
+        super().start()
+
+    def run(self) -> None:
+        while True:
+            self.pods.arrived.wait(WAIT_SECONDS)
+            if not self.leading.is_set():
+                self.pods.take()  # the Lease holder reports; a follower judges nothing
+                time.sleep(WAIT_SECONDS)
+                continue
+            if not self.ready(lists_wait=WAIT_SECONDS):
+                continue  # the index is not in yet: keep the pods for when it is
+            for pod in self.pods.take():
+                found = judge(pod, self.index, self.unserved)
+                if found is not None:
+                    self._report(found)
+
+    def _report(self, found: Missing) -> None:
+        metrics.PODS_MISSING_CREDENTIALS.inc()
+        added = ", ".join(found.add)
+        log.warning("pod admitted without credentials", extra={"pod": found.ref, "add": added})
+        record_event(
+            self.core,
+            client.V1ObjectReference(
+                api_version="v1",
+                kind="Pod",
+                name=found.name,
+                namespace=found.namespace,
+                uid=found.uid,
+            ),
+            REASON,
+            f"admitted without {added}, which pullpass adds to pods like it (the webhook failed "
+            "open or was bypassed); recreate the pod to get them",
+            "Warning",
+        )
+
+
+def _uid(pod: Any) -> str:
+    metadata = pod.get("metadata") if isinstance(pod, dict) else None
+    return str(metadata.get("uid", "")) if isinstance(metadata, dict) else ""
