@@ -245,6 +245,8 @@ def test_default_args_are_self_managed(rendered: dict[str, list[Manifest]]) -> N
         "--project-label=pullpass.io/project",
         f"--credentials-namespace={NAMESPACE}",
         "--replicate",
+        "--detect-missing",
+        f"--unserved-namespaces=kube-system,{NAMESPACE}",
         f"--lease-name={RELEASE}",
         f"--lease-namespace={NAMESPACE}",
         "--lease-duration=15",
@@ -315,6 +317,8 @@ def test_cluster_role_is_exactly_what_pullpass_needs(rendered: dict[str, list[Ma
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", *RO]},
         {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": RO},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "update", "delete"]},
+        # detectMissing: the pending pods watch that finds pods admitted without credentials.
+        {"apiGroups": [""], "resources": ["pods"], "verbs": RO},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
         {
             "apiGroups": ["admissionregistration.k8s.io"],
@@ -405,14 +409,20 @@ def test_cert_manager_mode(rendered: dict[str, list[Manifest]]) -> None:
 
 
 def test_without_replication_no_secret_writes_or_lease(helm_path: str) -> None:
-    objects = render({"replication": {"enabled": False}})
+    objects = render({"replication": {"enabled": False}, "detectMissing": {"enabled": False}})
     assert "--no-replicate" in _args(objects)
     for rule in one(objects, "ClusterRole")["rules"]:
         if rule["resources"] == ["secrets"]:
             assert rule["verbs"] == ["get", "list", "watch"]
     role = one(objects, "Role")
     assert [r["resources"] for r in role["rules"]] == [["secrets"], ["secrets"]]
-    objects = render({"replication": {"enabled": False}, "certificates": {"mode": "cert-manager"}})
+    objects = render(
+        {
+            "replication": {"enabled": False},
+            "detectMissing": {"enabled": False},
+            "certificates": {"mode": "cert-manager"},
+        }
+    )
     assert find(objects, "Role") == []
     assert find(objects, "RoleBinding") == []
 
@@ -423,16 +433,30 @@ POD_RULES = [
 ]
 
 
-def test_repair_is_off_by_default_and_then_grants_nothing_on_pods(
+DETECT_RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": RO}]
+
+
+def _pod_rules(objects: list[Manifest]) -> list[dict[str, Any]]:
+    return [r for r in _rules(one(objects, "ClusterRole")) if r["resources"][0].startswith("pods")]
+
+
+def test_repair_is_off_by_default_and_then_grants_no_get_or_eviction(
     rendered: dict[str, list[Manifest]],
 ) -> None:
     for name, objects in rendered.items():
         if name == "repair":
             continue
-        resources = [r["resources"] for r in one(objects, "ClusterRole")["rules"]]
-        assert not [r for r in resources if any(x.startswith("pods") for x in r)], name
+        # Only the detection of pods admitted without credentials reads pods, and only so.
+        assert _pod_rules(objects) == DETECT_RULES, name
         assert not [a for a in _args(objects) if a.startswith("--repair")], name
         assert cli.parse(_args(objects)).repair is False
+    objects = render({"detectMissing": {"enabled": False}})
+    assert _pod_rules(objects) == []
+    assert not [a for a in _args(objects) if "missing" in a or "unserved" in a]
+    excluded = render({"webhook": {"excludeNamespaces": ["tenant-x"]}})
+    parsed = cli.parse(_args(excluded))
+    assert parsed.detect_missing is True
+    assert parsed.unserved_namespaces == ["kube-system", NAMESPACE, "tenant-x"]
 
 
 def test_repair_grants_pods_and_evictions_and_passes_its_flags(
@@ -441,9 +465,9 @@ def test_repair_grants_pods_and_evictions_and_passes_its_flags(
     objects = rendered["repair"]
     rules = _rules(one(objects, "ClusterRole", RELEASE))
     assert [r for r in rules if r["resources"][0].startswith("pods")] == POD_RULES
-    assert [r for r in rules if r not in POD_RULES] == _rules(
-        one(rendered["default"], "ClusterRole", RELEASE)
-    )
+    assert [r for r in rules if r not in POD_RULES] == [
+        r for r in _rules(one(rendered["default"], "ClusterRole", RELEASE)) if r not in DETECT_RULES
+    ]
     parsed = cli.parse(_args(objects))
     assert (parsed.repair, parsed.repair_after, parsed.repair_rate) == (True, 10, 3)
     assert (parsed.lease_name, parsed.replicate) == (RELEASE, True)

@@ -99,8 +99,8 @@ def test_actions_the_chart_does_not_grant_are_refused(
             ("get", "configmaps", "-n", RELEASE_NAMESPACE),
             None,
         ),
-        # Pods: pullpass reads them from the admission review only.
-        (("list", "pods", "--all-namespaces"), ("get", "pods", "--all-namespaces"), None),
+        # Pods: listed and watched (pending ones, for detectMissing), never read one by one.
+        (("get", "pods", "-n", "default"), ("get", "pod", "any", "-n", "default"), None),
         # RBAC itself: no escalation.
         (
             ("create", "clusterrolebindings"),
