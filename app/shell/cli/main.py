@@ -212,45 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     _option(serve, "--lease-namespace", help="namespace of the Lease; default: pullpass's own")
     _option(serve, "--lease-duration", "15", type=_seconds, help="Lease duration in seconds")
     _option(serve, "--identity", help="this replica's name in the Lease; default: POD_NAME or host")
-    _option(
-        serve,
-        "--repair",
-        False,
-        action=argparse.BooleanOptionalAction,
-        help="evict controller-owned pods stuck pulling without a credential pullpass now adds "
-        "(on the Lease holder only)",
-    )
-    _option(
-        serve,
-        "--repair-after",
-        "60",
-        type=_seconds,
-        help="repair: seconds a pod must have been failing to pull",
-    )
-    _option(
-        serve,
-        "--repair-rate",
-        "10",
-        type=_per_minute,
-        help="repair: evictions a minute (a burst of this many, then one every 60/RATE s)",
-    )
     _credentials_options(serve)
-    _option(
-        serve,
-        "--detect-missing",
-        False,
-        action=argparse.BooleanOptionalAction,
-        help="report each new pending pod admitted without credentials pullpass would have "
-        "added: a metric and an Event on the pod (on the Lease holder only)",
-    )
-    _option(
-        serve,
-        "--unserved-namespaces",
-        type=_hosts,
-        metavar="NS[,NS...]",
-        help="detect-missing: namespaces the API server never asks pullpass about "
-        "(the webhook's exclusions), comma-separated; their pods are not judged",
-    )
+    _leader_options(serve)
     _option(serve, "--log-level", "info", choices=["debug", "info", "warning", "error"])
 
     explain = commands.add_parser("explain", help="show what the webhook would add to a pod")
@@ -339,6 +302,49 @@ def _credentials_options(serve: argparse.ArgumentParser) -> None:
         type=_seconds,
         help="secretless mode: how long the kubelet may reuse an answer, so the bound within "
         "which a rotated or revoked credential stops being used for new pulls",
+    )
+
+
+def _leader_options(serve: argparse.ArgumentParser) -> None:
+    """What the Lease holder does besides replicating: repair, and the detection of pods
+    admitted without their credentials."""
+    _option(
+        serve,
+        "--repair",
+        False,
+        action=argparse.BooleanOptionalAction,
+        help="evict controller-owned pods stuck pulling without a credential pullpass now adds "
+        "(on the Lease holder only)",
+    )
+    _option(
+        serve,
+        "--repair-after",
+        "60",
+        type=_seconds,
+        help="repair: seconds a pod must have been failing to pull",
+    )
+    _option(
+        serve,
+        "--repair-rate",
+        "10",
+        type=_per_minute,
+        help="repair: evictions a minute (a burst of this many, then one every 60/RATE s)",
+    )
+    _option(
+        serve,
+        "--detect-missing",
+        False,
+        action=argparse.BooleanOptionalAction,
+        help="report each new pending pod admitted without credentials pullpass would have "
+        "added: a metric and an Event on the pod (on the Lease holder only)",
+    )
+    _option(
+        serve,
+        "--unserved-namespaces",
+        type=_hosts,
+        metavar="NS[,NS...]",
+        help="detect-missing: namespaces the API server never asks pullpass about "
+        "(the webhook's exclusions), comma-separated; their pods are not judged",
     )
 
 
