@@ -13,7 +13,6 @@ leader change's gap (at most a Lease duration) are not judged.
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Collection, Iterable
 from functools import partial
@@ -24,7 +23,7 @@ from kubernetes import client
 from app.core.audit.missing import Missing, judge
 from app.core.repair.stuck import slim
 from app.shell.cluster.events import record_event
-from app.shell.cluster.leader_work import LeaderSetup, LeaderWork
+from app.shell.cluster.leader_work import LeaderSetup, LeaderWork, Pacing
 from app.shell.cluster.reflector import Watcher
 from app.shell.telemetry import metrics
 
@@ -33,7 +32,7 @@ log = logging.getLogger("pullpass.missing")
 PENDING = "status.phase=Pending"
 REASON = "PullCredentialsMissing"
 BACKLOG = 10_000  # new pods waiting to be judged; past it the oldest go unjudged
-WAIT_SECONDS = 1.0
+PACING = Pacing(resync=300.0, retry=2.0, burst=0.05, poll=0.1)
 
 
 class NewPods:
@@ -80,10 +79,10 @@ class NewPods:
 
 class MissingCredentials(LeaderWork):
     def __init__(self, setup: LeaderSetup, unserved: Collection[str]) -> None:
-        super().__init__("missing", setup)
+        self.pods = NewPods()
+        super().__init__("missing", setup, PACING, log, wake=self.pods.arrived)
         self.core = client.CoreV1Api(setup.api)
         self.unserved = frozenset(unserved)
-        self.pods = NewPods()
         self.watcher = Watcher(
             "pods-new",
             partial(
@@ -98,19 +97,16 @@ class MissingCredentials(LeaderWork):
         self.watcher.start()
         super().start()
 
-    def run(self) -> None:
-        while True:
-            self.pods.arrived.wait(WAIT_SECONDS)
-            if not self.leading.is_set():
-                self.pods.take()  # the Lease holder reports; a follower judges nothing
-                time.sleep(WAIT_SECONDS)
-                continue
-            if not self.ready(lists_wait=WAIT_SECONDS):
-                continue  # the index is not in yet: keep the pods for when it is
-            for pod in self.pods.take():
-                found = judge(pod, self.index, self.unserved)
-                if found is not None:
-                    self._report(found)
+    def forget(self) -> None:
+        """A new Lease: what arrived while another replica led was that leader's to judge."""
+        self.pods.take()
+
+    def reconcile(self) -> int:
+        for pod in self.pods.take():
+            found = judge(pod, self.index, self.unserved)
+            if found is not None:
+                self._report(found)
+        return 0  # an Event that cannot be written is a log line, not a retry
 
     def _report(self, found: Missing) -> None:
         metrics.PODS_MISSING_CREDENTIALS.inc()
