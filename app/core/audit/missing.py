@@ -11,9 +11,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.admission.decode import BadReview
 from app.core.admission.handle import View
 from app.core.audit.report import audit_object, namespace_of
+from app.core.bad_object import BadObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ def judge(pod: dict[str, Any], view: View, unserved: Collection[str]) -> Missing
         return None
     try:
         row = audit_object(pod, view)
-    except BadReview:
+    except BadObject:
         return None  # not a pod the webhook could judge either
     if row is None or "kind" in row or not row["add"]:
         return None
