@@ -388,3 +388,15 @@ def test_capped_keys_are_the_first_that_fit_and_only_they_are_checked() -> None:
     kept_bad = {"auths": {"a.io": bad, "b.io": {}, "c.io": {}}}
     with pytest.raises(BadDockerConfig):
         dockercfg.capped_registry_keys(JSON_TYPE, json_secret(kept_bad), caps)
+
+
+def test_an_auth_keeps_every_colon_after_the_first_in_the_password() -> None:
+    assert dockercfg.decode_auth(base64.b64encode(b"u:p:q").decode().rstrip("=")) == ("u", "p:q")
+
+
+def test_an_auth_that_is_not_utf8_is_read_with_replacement_characters() -> None:
+    """Go's string conversion never fails on bad bytes; neither may the index."""
+    assert dockercfg.decode_auth(base64.b64encode(b"u\xff:p\xfe").decode().rstrip("=")) == (
+        "u\ufffd",
+        "p\ufffd",
+    )

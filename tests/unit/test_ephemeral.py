@@ -75,3 +75,9 @@ def test_other_subresources_and_operations_get_nothing() -> None:
     for request in (review(obj, operation="CREATE"), {**review(obj), "subResource": "status"}):
         verdict = handle(request, INDEX)
         assert verdict.response == {"uid": "u", "allowed": True}
+
+
+def test_the_answer_is_for_this_review_and_counted_as_unchanged() -> None:
+    verdict = handle(review(debugged(NS, "dbg.example/tools:1")), INDEX)
+    assert verdict.response["uid"] == "u"
+    assert verdict.outcome == "unchanged"

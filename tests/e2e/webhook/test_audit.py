@@ -128,12 +128,18 @@ def audit(kubeconfig: Path, *args: str) -> dict[str, Any]:
 
 
 def only(report: dict[str, Any], namespace: str) -> dict[str, Any]:
-    return {key: [r for r in rows if r["namespace"] == namespace] for key, rows in report.items()}
+    """The namespace's pod and workload rows (`servedBy` is checked on its own)."""
+    return {
+        key: [r for r in rows if r["namespace"] == namespace]
+        for key, rows in report.items()
+        if key != "servedBy"
+    }
 
 
 def test_enabled_namespace_after_an_outage(kubeconfig: Path, scene: dict[str, Any]) -> None:
     ns, rs = scene["enabled"], scene["replica_set"]
     report = audit(kubeconfig)
+    assert report["servedBy"][ns] == "webhook (copies named in imagePullSecrets)"
     assert only(report, ns) == {
         "pods": [
             {"namespace": ns, "name": "late", "owner": None, "add": [], "pullFailing": False},
@@ -167,6 +173,7 @@ def test_a_namespace_named_before_it_is_enabled(kubeconfig: Path, scene: dict[st
             }
         ],
         "workloads": [],
+        "servedBy": {off: "webhook (copies named in imagePullSecrets)"},
     }
 
 
@@ -199,7 +206,8 @@ def test_pages_of_one_give_the_same_report(
             ]
         )
     assert code == 0
-    assert json.loads(out.getvalue()) == only(audit(kubeconfig), scene["enabled"])
+    paged = json.loads(out.getvalue())
+    assert only(paged, scene["enabled"]) == only(audit(kubeconfig), scene["enabled"])
     assert all(c["limit"] == 1 for c in calls)
     assert sum(1 for c in calls if c["_continue"]) >= 3, "the three pods took three pages"
 
