@@ -96,7 +96,8 @@ def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
     """One entry per credential, in the order given (webhook order, from `scope.resolve`).
 
     Past the schema's bounds (64 credentials in one list, 16 distinct keys in one credential)
-    the rest is left out, so the parameters can still be written: see the differences in docs/policy-mode.md.
+    the rest is left out, so the parameters can still be written: see the differences in
+    docs/policy-mode.md.
     """
     entries: list[Entry] = [
         {"name": c.secret, "scope": c.scope, "keys": compile_keys(c.source.keys)[:MAX_KEYS]}
