@@ -400,3 +400,32 @@ def test_an_auth_that_is_not_utf8_is_read_with_replacement_characters() -> None:
         "u\ufffd",
         "p\ufffd",
     )
+
+
+@pytest.mark.parametrize(
+    ("entry", "login"),
+    [
+        ({"username": "u", "password": "p"}, ("u", "p")),
+        ({"Username": "u", "PASSWORD": "p"}, ("u", "p")),  # Go's JSON matches names by case fold
+        ({"username": "u"}, ("u", "")),
+        ({"password": "p"}, ("", "p")),
+        ({"auth": base64.b64encode(b"a:b").decode(), "username": "u", "password": "p"}, ("a", "b")),
+        ({"auth": "", "username": "u", "password": "p"}, ("u", "p")),  # an empty auth is unset
+        ({"username": 7, "password": "p"}, ("", "p")),  # only strings are read
+        ({"email": "e@example.com"}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_an_entry_login_is_what_the_kubelet_would_send(entry: Any, login: Any) -> None:
+    assert dockercfg.entry_login(entry) == login
+
+
+def test_registry_entries_are_the_entries_with_what_they_hold() -> None:
+    config = {"auths": {"q.example": {"username": "u", "password": "p"}, "r.example": {}}}
+    entries = dockercfg.registry_entries("kubernetes.io/dockerconfigjson", json.dumps(config))
+    assert entries == config["auths"]
+    with pytest.raises(BadDockerConfig):
+        dockercfg.registry_entries(
+            "kubernetes.io/dockerconfigjson", '{"auths": {"q": {"auth": "!"}}}'
+        )
