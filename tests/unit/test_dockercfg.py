@@ -429,3 +429,23 @@ def test_registry_entries_are_the_entries_with_what_they_hold() -> None:
         dockercfg.registry_entries(
             "kubernetes.io/dockerconfigjson", '{"auths": {"q": {"auth": "!"}}}'
         )
+
+
+def test_a_key_of_exactly_the_length_cap_is_kept() -> None:
+    config = {"auths": {"a" * 8: {}, "b" * 9: {}}}
+    data = {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}
+    caps = KeyCaps(per_secret=10, total=10, length=8)
+    assert dockercfg.capped_registry_keys("kubernetes.io/dockerconfigjson", data, caps) == (
+        ("a" * 8,),
+        1,
+    )
+    for empty in ({}, {".dockerconfigjson": ""}):
+        assert dockercfg.capped_registry_keys("kubernetes.io/dockerconfigjson", empty, caps) == (
+            (),
+            0,
+        )
+
+
+def test_a_bad_entry_names_the_data_key_it_is_in() -> None:
+    with pytest.raises(BadDockerConfig, match=r"^\.dockerconfigjson: "):
+        dockercfg.registry_entries("kubernetes.io/dockerconfigjson", '{"auths": {"q": 1}}')
