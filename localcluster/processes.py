@@ -143,12 +143,20 @@ class Component:
         raise self.fail(f"not {what} after {timeout:.0f}s")
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A loopback port nobody listens on right now, and never one this process was given before:
+    two calls in a row may otherwise get the same port back from the kernel, and a server then
+    finds its second port taken by its first."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def run_command(

@@ -105,7 +105,9 @@ def test_dockerfile_shape() -> None:
     # the official slim image as its default (scripts/images passes a local Debian base).
     default = re.search(r"^ARG PYTHON_BASE=(\S+)$", text, re.MULTILINE)
     assert default, "no ARG PYTHON_BASE=<default>"
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", default.group(1)), default.group(1)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", default.group(1)), (
+        default.group(1)
+    )
     assert default.start() < text.index("\nFROM ")
     stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.MULTILINE)
     assert [base for base, _ in stages] == ["${PYTHON_BASE}", "${PYTHON_BASE}"], stages

@@ -1,0 +1,1 @@
+"""`make demo` itself, run before the node suite starts its own node (one node per machine)."""
