@@ -5,6 +5,7 @@ from typing import Any
 
 from app.core.audit.missing import Missing, judge
 from app.shell.cluster.missing import NewPods
+from app.shell.cluster.pending import fan_out
 from tests.kit import objects
 from tests.unit.test_repair import VIEW
 
@@ -38,7 +39,7 @@ def uids(pods: NewPods) -> list[str]:
 
 def test_the_first_list_is_what_exists_not_what_is_new() -> None:
     pods = NewPods()
-    pods.apply("LIST", [pod(uid="old")])
+    fan_out([pods])("LIST", [pod(uid="old")])
     assert uids(pods) == []
     assert not pods.arrived.is_set()
     pods.apply("ADDED", pod(uid="new"))
@@ -51,7 +52,7 @@ def test_the_first_list_is_what_exists_not_what_is_new() -> None:
 
 def test_each_pod_is_new_once_whatever_the_events() -> None:
     pods = NewPods()
-    pods.apply("LIST", [])
+    fan_out([pods])("LIST", [])
     pods.apply("ADDED", pod(uid="n"))
     pods.apply("ADDED", pod(uid="n"))
     pods.apply("MODIFIED", pod(uid="n"))
@@ -61,17 +62,17 @@ def test_each_pod_is_new_once_whatever_the_events() -> None:
 
 def test_a_relist_after_a_lost_watch_brings_the_pods_created_meanwhile() -> None:
     pods = NewPods()
-    pods.apply("LIST", [pod(uid="a")])
+    fan_out([pods])("LIST", [pod(uid="a")])
     pods.apply("DELETED", pod(uid="a"))  # running now, or deleted
-    pods.apply("LIST", [pod(uid="b"), pod(uid="c", name="q")])
+    fan_out([pods])("LIST", [pod(uid="b"), pod(uid="c", name="q")])
     assert uids(pods) == ["b", "c"]
-    pods.apply("LIST", [pod(uid="b")])
+    fan_out([pods])("LIST", [pod(uid="b")])
     assert uids(pods) == []
 
 
 def test_the_backlog_is_bounded() -> None:
     pods = NewPods(backlog=3)
-    pods.apply("LIST", [])
+    fan_out([pods])("LIST", [])
     for i in range(5):
         pods.apply("ADDED", pod(uid=f"u{i}", name=f"p{i}"))
     assert uids(pods) == ["u2", "u3", "u4"]

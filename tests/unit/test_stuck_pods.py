@@ -3,6 +3,7 @@ pod stops failing or is replaced under the same name."""
 
 from typing import Any
 
+from app.shell.cluster.pending import fan_out
 from app.shell.cluster.repair import StuckPods
 from tests.kit import objects
 
@@ -31,7 +32,7 @@ def since(pods: StuckPods) -> dict[str, float]:
 def test_only_failing_pods_are_kept_from_when_first_seen_failing() -> None:
     clock = Clock()
     pods = StuckPods(clock)
-    pods.apply("LIST", [pod("a"), pod("b", reason="ContainerCreating"), pod("c", reason=None)])
+    fan_out([pods])("LIST", [pod("a"), pod("b", reason="ContainerCreating"), pod("c", reason=None)])
     assert since(pods) == {"a": 100.0}
     clock.now = 105.0
     pods.apply("MODIFIED", pod("b", reason="ErrImagePull"))
@@ -43,9 +44,9 @@ def test_only_failing_pods_are_kept_from_when_first_seen_failing() -> None:
 def test_a_relist_keeps_the_clocks_and_drops_the_pods_gone() -> None:
     clock = Clock()
     pods = StuckPods(clock)
-    pods.apply("LIST", [pod("a"), pod("b")])
+    fan_out([pods])("LIST", [pod("a"), pod("b")])
     clock.now = 200.0
-    pods.apply("LIST", [pod("a")])
+    fan_out([pods])("LIST", [pod("a")])
     assert since(pods) == {"a": 100.0}
 
 

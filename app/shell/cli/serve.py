@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,7 @@ from app.shell.cluster.leader import Elector
 from app.shell.cluster.leader_work import LeaderSetup
 from app.shell.cluster.missing import MissingCredentials
 from app.shell.cluster.objects import BadInput, load_snapshot
+from app.shell.cluster.pending import PendingPods
 from app.shell.cluster.policy_writer import PolicyWriter
 from app.shell.cluster.repair import Repairer
 from app.shell.cluster.replicator import Replicator
@@ -165,15 +167,26 @@ def _start_leader_work(
     namespace = args.lease_namespace or own_namespace(args.kubeconfig)
     elector = Elector(api, namespace, args.lease_name, identity, args.lease_duration)
     elector.start()
-    setup = LeaderSetup(api, index, elector.leading, listed)
+    for thread in leader_work(args, LeaderSetup(api, index, elector.leading, listed)):
+        thread.start()
+
+
+def leader_work(args: argparse.Namespace, setup: LeaderSetup) -> list[threading.Thread]:
+    """The workers the flags ask for, and the one watch of pending pods that repair and the
+    missing-credentials detector share, when either is on."""
+    work: list[threading.Thread] = []
     if args.replicate:
-        Replicator(setup).start()
-    if args.repair:
-        Repairer(setup, after=args.repair_after, rate=args.repair_rate).start()
+        work.append(Replicator(setup))
     if args.admission == "policy":
-        PolicyWriter(setup).start()
-    if args.detect_missing:
-        MissingCredentials(setup, args.unserved_namespaces or ()).start()
+        work.append(PolicyWriter(setup))
+    if args.repair or args.detect_missing:
+        pending = PendingPods(setup.api)
+        if args.repair:
+            work.append(Repairer(setup, pending, after=args.repair_after, rate=args.repair_rate))
+        if args.detect_missing:
+            work.append(MissingCredentials(setup, pending, args.unserved_namespaces or ()))
+        work.append(pending)
+    return work
 
 
 async def _run(

@@ -1,20 +1,21 @@
 """Fail-open made visible: the leader reports each new pod admitted without the credentials
 pullpass would have added (`--detect-missing`, chart `detectMissing.enabled`).
 
-Every replica watches pending pods (field selector `status.phase=Pending`: a pod is created
-Pending, and one that lacks a credential it needs stays Pending, unable to pull) and keeps only
-their uids. A pod is new when a watch event adds a uid not seen, or a relist after a lost watch
-holds one: those are judged (`core.audit.missing`). The first list only records what exists:
-pods older than this replica are the audit's business, not an alarm. Only the Lease holder
-judges and reports, so each pod is reported once: a metric, a Warning Event
-`PullCredentialsMissing` on the pod, a log line. A follower drops what it saw; pods created in a
-leader change's gap (at most a Lease duration) are not judged.
+Every replica reads pending pods (field selector `status.phase=Pending`: a pod is created Pending,
+and one that lacks a credential it needs stays Pending, unable to pull; the watch it shares with
+repair, `pending.PendingPods`) and keeps only their uids. A pod is new when a watch event adds a
+uid not seen, or a relist after a lost watch holds one: those are judged (`core.audit.missing`).
+The first list only records what exists: pods older than this replica are the audit's business, not
+an alarm. Only the Lease holder judges and reports, so each pod is reported once: a metric, a
+Warning Event `PullCredentialsMissing` on the pod, a log line. A follower drops what it saw; pods
+created in a leader change's gap (at most a Lease duration) are not judged.
 """
 
 import logging
 import threading
 from collections import deque
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -24,12 +25,11 @@ from app.core.audit.missing import Missing, judge
 from app.core.repair.stuck import slim
 from app.shell.cluster.events import record_event
 from app.shell.cluster.leader_work import LeaderSetup, LeaderWork, Pacing
-from app.shell.cluster.reflector import Watcher
+from app.shell.cluster.pending import PendingPods
 from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.missing")
 
-PENDING = "status.phase=Pending"
 REASON = "PullCredentialsMissing"
 BACKLOG = 10_000  # new pods waiting to be judged; past it the oldest go unjudged
 PACING = Pacing(resync=300.0, retry=2.0, burst=0.05, poll=0.1)
@@ -45,12 +45,18 @@ class NewPods:
         self._new: deque[dict[str, Any]] = deque(maxlen=backlog)
         self.arrived = threading.Event()
 
-    def apply(self, kind: str, obj: Any) -> None:
-        """A Watcher's LIST (every pending pod) or one watch event."""
+    @contextmanager
+    def relisting(self) -> Iterator[Callable[[dict[str, Any]], None]]:
+        """Every pending pod: after the first list, those not known are new, created while the
+        watch was lost."""
         with self._lock:
-            if kind == "LIST":
-                self._relisted(obj)
-            elif kind == "DELETED":  # deleted, or no longer Pending
+            before, self._known = self._known, set()
+            yield partial(self._listed_pod, before)
+            self._listed = True
+
+    def apply(self, kind: str, obj: dict[str, Any]) -> None:
+        with self._lock:
+            if kind == "DELETED":  # deleted, or no longer Pending
                 self._known.discard(_uid(obj))
             elif _uid(obj) not in self._known:
                 self._known.add(_uid(obj))
@@ -63,14 +69,11 @@ class NewPods:
             self.arrived.clear()
             return new
 
-    def _relisted(self, pods: Iterable[dict[str, Any]]) -> None:
-        before, self._known = self._known, set()
-        for pod in pods:
-            uid = _uid(pod)
-            self._known.add(uid)
-            if self._listed and uid not in before:
-                self._queue(pod)  # created while the watch was lost
-        self._listed = True
+    def _listed_pod(self, before: Collection[str], pod: dict[str, Any]) -> None:
+        uid = _uid(pod)
+        self._known.add(uid)
+        if self._listed and uid not in before:
+            self._queue(pod)
 
     def _queue(self, pod: dict[str, Any]) -> None:
         self._new.append(slim(pod))
@@ -78,24 +81,12 @@ class NewPods:
 
 
 class MissingCredentials(LeaderWork):
-    def __init__(self, setup: LeaderSetup, unserved: Collection[str]) -> None:
+    def __init__(self, setup: LeaderSetup, pending: PendingPods, unserved: Collection[str]) -> None:
         self.pods = NewPods()
         super().__init__("missing", setup, PACING, log, wake=self.pods.arrived)
         self.core = client.CoreV1Api(setup.api)
         self.unserved = frozenset(unserved)
-        self.watcher = Watcher(
-            "pods-new",
-            partial(
-                self.core.list_pod_for_all_namespaces,
-                field_selector=PENDING,
-                _preload_content=False,
-            ),
-            self.pods.apply,
-        )
-
-    def start(self) -> None:
-        self.watcher.start()
-        super().start()
+        pending.feed(self.pods)
 
     def forget(self) -> None:
         """A new Lease: what arrived while another replica led was that leader's to judge."""

@@ -1,13 +1,14 @@
 """Repair (`serve --repair`): the leader evicts pods an outage left stuck pulling without a
 credential that pullpass now adds, so their controllers recreate them through the webhook.
 
-Every replica watches pending pods only (field selector `status.phase=Pending`) and keeps a slim
-copy of those failing to pull (`core.repair.stuck.slim`), with the moment it first saw each one
-failing: that is when `--repair-after` starts. A container's waiting state carries no timestamp,
-and the pod's conditions change when it is scheduled, not when a pull fails, so the API server
-cannot say how long a pull has failed; a replica's own monotonic clock can, and never evicts
-early. Followers keep their clocks running too, so a new leader takes over where the old one
-was, instead of starting every clock again.
+Every replica reads pending pods only (field selector `status.phase=Pending`, the watch it shares
+with the missing-credentials detector: `pending.PendingPods`) and keeps a slim copy of those
+failing to pull (`core.repair.stuck.slim`), with the moment it first saw each one failing: that is
+when `--repair-after` starts. A container's waiting state carries no timestamp, and the pod's
+conditions change when it is scheduled, not when a pull fails, so the API server cannot say how
+long a pull has failed; a replica's own monotonic clock can, and never evicts early. Followers keep
+their clocks running too, so a new leader takes over where the old one was, instead of starting
+every clock again.
 
 Only the Lease holder evicts, through the Eviction API (policy/v1), never a delete: a
 PodDisruptionBudget's 429 is retried later and costs no token (in practice the API server lets a
@@ -21,8 +22,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
-from functools import partial
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kubernetes import client
@@ -32,12 +33,11 @@ from app.core.repair.stuck import Eviction, decide, failing_images, slim
 from app.shell.cluster.client import call_json
 from app.shell.cluster.events import record_event
 from app.shell.cluster.leader_work import LeaderSetup, LeaderWork, Pacing
-from app.shell.cluster.reflector import Watcher
+from app.shell.cluster.pending import PendingPods
 from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.repair")
 
-PENDING = "status.phase=Pending"
 # A pass a second, woken by nothing: a pod's clock runs out without an event.
 PACING = Pacing(resync=1.0, retry=1.0, burst=0.0, poll=1.0)
 RETRY_SECONDS = 10.0  # after a PodDisruptionBudget's 429 or a failed call
@@ -52,14 +52,16 @@ class StuckPods:
         self._lock = threading.Lock()
         self._pods: dict[tuple[str, str], tuple[dict[str, Any], float]] = {}
 
-    def apply(self, kind: str, obj: Any) -> None:
-        """A Watcher's LIST (every pending pod) or one watch event."""
+    @contextmanager
+    def relisting(self) -> Iterator[Callable[[dict[str, Any]], None]]:
+        """Every pending pod: the failing ones replace those kept, each keeping its clock."""
         with self._lock:
-            if kind == "LIST":
-                before, self._pods = self._pods, {}
-                for pod in obj:
-                    self._put(slim(pod), before)
-            elif kind == "DELETED":  # deleted, or no longer Pending
+            before, self._pods = self._pods, {}
+            yield lambda pod: self._put(slim(pod), before)
+
+    def apply(self, kind: str, obj: dict[str, Any]) -> None:
+        with self._lock:
+            if kind == "DELETED":  # deleted, or no longer Pending
                 self._pods.pop(_key(slim(obj)), None)
             else:
                 self._put(slim(obj), self._pods)
@@ -80,28 +82,18 @@ class StuckPods:
 
 
 class Repairer(LeaderWork):
-    def __init__(self, setup: LeaderSetup, *, after: float, rate: int) -> None:
+    def __init__(
+        self, setup: LeaderSetup, pending: PendingPods, *, after: float, rate: int
+    ) -> None:
         super().__init__("repair", setup, PACING, log)
         self.core = client.CoreV1Api(setup.api)
         self.after = after
         self.pods = StuckPods()
-        self.watcher = Watcher(
-            "pods",
-            partial(
-                self.core.list_pod_for_all_namespaces,
-                field_selector=PENDING,
-                _preload_content=False,
-            ),
-            self.pods.apply,
-        )
+        pending.feed(self.pods)
         self.bucket = Bucket.full(rate, time.monotonic())
         self._not_before: dict[str, float] = {}  # pod uid -> when it may be tried (again)
-        # Its own watch's first list, too: until then it knows no stuck pod.
-        self.listed = lambda: setup.listed() and self.watcher.listed.is_set()
-
-    def start(self) -> None:
-        self.watcher.start()
-        super().start()
+        # The pending pods' first list, too: until then it knows no stuck pod.
+        self.listed = lambda: setup.listed() and pending.listed.is_set()
 
     def reconcile(self) -> int:
         """A pass every tick: clocks run out without any watch event."""

@@ -9,6 +9,7 @@ its ReplicaSet makes a replacement, which the webhook now gives the credential.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -115,6 +116,25 @@ def repair_events(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
 
 def evicted(replica: Pullpass) -> float:
     return metric(replica.metrics_text(), "pullpass_repair_evictions_total", outcome="evicted")
+
+
+def pod_watches(replica: Pullpass) -> dict[str, float]:
+    """The replica's watches of pods by `resource`, each 1 once in sync."""
+    found = re.findall(
+        r'^pullpass_watch_in_sync\{resource="(pods[^"]*)"\} (\S+)$', replica.metrics_text(), re.M
+    )
+    return {resource: float(value) for resource, value in found}
+
+
+def test_repair_and_the_detector_share_one_watch_of_pending_pods(repairing: Pullpass) -> None:
+    """The chart's detectMissing is on by default: with repair on too, one list and watch of
+    pending pods feeds both, not one each."""
+    logged = [json.loads(line) for line in repairing.logs().splitlines() if line.startswith("{")]
+    started = next(entry for entry in logged if entry["msg"] == "starting")
+    assert (started["repair"], started["detect_missing"]) == (True, True)
+    eventually(
+        lambda: pod_watches(repairing) == {"pods-pending": 1.0}, 10, "one pending pods watch"
+    )
 
 
 def test_stuck_controller_pods_are_evicted_and_return_with_the_credential(
@@ -227,4 +247,4 @@ def test_without_repair_stuck_pods_stay(
         not in pullpass.metrics_text().replace("pullpass_repair_evictions_total", "")
         or evicted(pullpass) == 0.0
     )
-    assert 'resource="pods"' not in pullpass.metrics_text(), "repair off still watches pods"
+    assert list(pod_watches(pullpass)) == ["pods-pending"], "the detector's watch, alone"
