@@ -76,3 +76,33 @@ def test_the_backlog_is_bounded() -> None:
     for i in range(5):
         pods.apply("ADDED", pod(uid=f"u{i}", name=f"p{i}"))
     assert uids(pods) == ["u2", "u3", "u4"]
+
+
+def test_below_the_cap_every_pending_pod_is_known() -> None:
+    pods = NewPods(known=3)
+    fan_out([pods])("LIST", [pod(uid="a")])
+    pods.apply("ADDED", pod(uid="b"))
+    pods.apply("MODIFIED", pod(uid="c"))
+    assert uids(pods) == ["b"]
+    fan_out([pods])("LIST", [pod(uid="a"), pod(uid="b"), pod(uid="c")])
+    assert uids(pods) == []  # all three still known: none is new
+
+
+def test_a_flood_of_pending_pods_keeps_at_most_the_cap_the_longest_known_forgotten() -> None:
+    """A tenant keeps thousands of pods Pending: each is new once, no more than `known` uids are
+    held, and the one forgotten costs only a second judgement if a relist finds it again."""
+    pods = NewPods(backlog=5_000, known=100)
+    fan_out([pods])("LIST", [])
+    flood = [pod(uid=f"u{i}", name=f"p{i}") for i in range(5_000)]
+    for each in flood:
+        pods.apply("ADDED", each)
+        pods.apply("MODIFIED", each)
+    assert len(pods._known) == 100
+    assert uids(pods) == [f"u{i}" for i in range(5_000)]
+    pods.apply("ADDED", flood[-1])  # among the latest: still known
+    pods.apply("MODIFIED", flood[0])  # forgotten, but only a creation makes a pod new
+    assert uids(pods) == []
+    assert len(pods._known) == 100
+    fan_out([pods])("LIST", [flood[1], *flood[-99:]])
+    assert uids(pods) == ["u1"]  # forgotten long ago: new again to a relist
+    assert len(pods._known) == 100

@@ -9,11 +9,16 @@ The first list only records what exists: pods older than this replica are the au
 an alarm. Only the Lease holder judges and reports, so each pod is reported once: a metric, a
 Warning Event `PullCredentialsMissing` on the pod, a log line. A follower drops what it saw; pods
 created in a leader change's gap (at most a Lease duration) are not judged.
+
+A tenant can keep as many pods Pending as its quota allows, so at most `KNOWN` uids are kept:
+past it the longest known is forgotten, never an error. A watch event other than ADDED never
+makes a pod new, so a forgotten pod is judged again only when a relist after a lost watch finds
+it still Pending, and may then be reported a second time.
 """
 
 import logging
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -32,15 +37,18 @@ log = logging.getLogger("pullpass.missing")
 
 REASON = "PullCredentialsMissing"
 BACKLOG = 10_000  # new pods waiting to be judged; past it the oldest go unjudged
+KNOWN = 50_000  # pending pods' uids kept (about 9 MB); past it the longest known is forgotten
 PACING = Pacing(resync=300.0, retry=2.0, burst=0.05, poll=0.1)
 
 
 class NewPods:
-    """The uids of the pending pods, and the new pods (slim) waiting to be judged."""
+    """The uids of the pending pods (the latest `known` of them), and the new pods (slim) waiting
+    to be judged."""
 
-    def __init__(self, backlog: int = BACKLOG) -> None:
+    def __init__(self, backlog: int = BACKLOG, known: int = KNOWN) -> None:
         self._lock = threading.Lock()
-        self._known: set[str] = set()
+        self._known: OrderedDict[str, None] = OrderedDict()  # oldest first
+        self._cap = known
         self._listed = False
         self._new: deque[dict[str, Any]] = deque(maxlen=backlog)
         self.arrived = threading.Event()
@@ -50,16 +58,16 @@ class NewPods:
         """Every pending pod: after the first list, those not known are new, created while the
         watch was lost."""
         with self._lock:
-            before, self._known = self._known, set()
+            before, self._known = self._known, OrderedDict()
             yield partial(self._listed_pod, before)
             self._listed = True
 
     def apply(self, kind: str, obj: dict[str, Any]) -> None:
         with self._lock:
             if kind == "DELETED":  # deleted, or no longer Pending
-                self._known.discard(_uid(obj))
+                self._known.pop(_uid(obj), None)
             elif _uid(obj) not in self._known:
-                self._known.add(_uid(obj))
+                self._remember(_uid(obj))
                 if kind == "ADDED":
                     self._queue(obj)
 
@@ -71,9 +79,14 @@ class NewPods:
 
     def _listed_pod(self, before: Collection[str], pod: dict[str, Any]) -> None:
         uid = _uid(pod)
-        self._known.add(uid)
+        self._remember(uid)
         if self._listed and uid not in before:
             self._queue(pod)
+
+    def _remember(self, uid: str) -> None:
+        self._known[uid] = None
+        if len(self._known) > self._cap:
+            self._known.popitem(last=False)  # the longest known
 
     def _queue(self, pod: dict[str, Any]) -> None:
         self._new.append(slim(pod))
