@@ -44,7 +44,7 @@ _I_DOMAIN = (
 )
 
 
-def _full() -> str:
+def _full(images: str) -> str:
     """`_split_docker_domain`, joined again as domain/remainder, bare identifiers dropped."""
     remote = f"(!i.contains('/') ? i : {_I_DOMAIN} ? {_I_REST} : i)"
     hub_rest = f"({_I_REST}.contains('/') ? 'docker.io/' : 'docker.io/library/') + {_I_REST}"
@@ -54,23 +54,23 @@ def _full() -> str:
         f"{_I_DOMAIN} ? i : 'docker.io/' + i"
     )
     return (
-        "variables.images.filter(i, !i.matches('^[a-f0-9]{64}$') && "
+        f"{images}.filter(i, !i.matches('^[a-f0-9]{{64}}$') && "
         f"!{remote}.split(':')[0].matches('[A-Z]')).map(i, {full})"
     )
 
 
-def _references() -> str:
+def _references(full: str) -> str:
     """`parse_reference` of domain/remainder, checked, then tag and digest dropped."""
     grammar = _quote(f"^(?:{ref._NAME})(?::{ref._TAG})?(?:@{ref._DIGEST})?$")
     return (
-        f"variables.full.filter(f, f.matches({grammar}) && "
+        f"{full}.filter(f, f.matches({grammar}) && "
         f"(!f.contains('@') || f.substring(f.indexOf('@') + 1).matches({_quote(_DIGESTS)})))"
         ".map(f, f.split('@')[0])"
         ".map(n, n.lastIndexOf(':') > n.lastIndexOf('/') ? n.substring(0, n.lastIndexOf(':')) : n)"
     )
 
 
-def _targets() -> str:
+def _exact_targets(names: str) -> str:
     """What the keyring's `Lookup` parses each name into: [host, port, path, hub, registry]."""
     has_domain = (
         f"({_FIRST}.matches({_quote('^' + ref._DOMAIN_AND_PORT + '$')}) && "
@@ -92,9 +92,39 @@ def _targets() -> str:
         f"!({_FIRST}.contains('.') || {_FIRST}.contains(':'))"
     )
     return (
-        f"variables.names.filter(n, {path_ok})"
+        f"{names}.filter(n, {path_ok})"
         f".map(n, [{host}, {port}, '/' + {_REST}, ({hub}) ? 'y' : '', {_FIRST}])"
     )
+
+
+# Images of the common shapes, for which `parse_image` and `target_of` reduce to string splits: a
+# lowercase domain with a dot or a port, or none (Docker Hub's), lowercase path components, a tag,
+# a sha256 digest, under 128 characters (so within every length limit), neither `localhost/...`
+# nor a bare identifier. `_PLAIN_TARGET` is `_exact_targets`' [host, port, path, hub, registry]
+# for them, from `p`, the image without its digest split at its first `/`.
+_LABEL = "[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_DOMAIN = f"{_LABEL}(?:\\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+"
+_HUB_FIRST = "[a-z0-9]+(?:(?:_|__|[-]+)[a-z0-9]+)*"
+_TAIL = "(?::[0-9A-Za-z_][0-9A-Za-z_.-]*)?(?:@sha256:[a-f0-9]{64})?"
+_COMPONENT = ref._PATH_COMPONENT
+_PLAIN = (
+    f"^(?:(?:{_DOMAIN})/{_COMPONENT}(?:/{_COMPONENT})*|{_HUB_FIRST}(?:/{_COMPONENT})+|"
+    f"{_COMPONENT}){_TAIL}$"
+)
+_IS_PLAIN = (
+    f"(img.size() < 128 && !img.startsWith('localhost/') && img.matches({_quote(_PLAIN)}) && "
+    "(img.size() != 64 || !img.matches('^[a-f0-9]{64}$')))"
+)
+_PLAIN_TARGET = (
+    "[img.split('@')[0].split('/', 2)].map(p, p.size() == 1 ? "
+    "['docker.io', '', '/library/' + p[0].split(':')[0], 'y', 'docker.io'] : "
+    "p[0] == 'docker.io' || p[0] == 'index.docker.io' ? "
+    "['docker.io', '', (p[1].contains('/') ? '/' : '/library/') + p[1].split(':')[0], 'y', "
+    "'docker.io'] : "
+    "p[0].contains('.') || p[0].contains(':') ? [p[0].split(':')[0], "
+    "p[0].contains(':') ? p[0].split(':')[1] : '', '/' + p[1].split(':')[0], '', p[0]] : "
+    "['docker.io', '', '/' + p[0] + '/' + p[1].split(':')[0], 'y', 'docker.io'])"
+)
 
 
 _DIRECT = (
@@ -154,13 +184,15 @@ def could_add(entries: str, indexes: str) -> str:
 
 
 def _parsed(entries: str) -> list[tuple[str, str]]:
-    """From the entries in scope to the keyring targets of the pod's valid image references."""
+    """From the entries in scope to the keyring targets of the pod's valid image references, in
+    image order: an image of a common shape (`_PLAIN`) read straight from the string, any other
+    through every step of `parse_image` and `target_of` (`_full`, `_references`,
+    `_exact_targets`) over a list of that one image."""
+    exact = _exact_targets(_references(_full("[img]")))
     return [
         ("entries", entries),
         ("images", _images()),
-        ("full", _full()),
-        ("names", _references()),
-        ("targets", _targets()),
+        ("targets", f"variables.images.map(img, {_IS_PLAIN} ? {_PLAIN_TARGET} : {exact}).flatten()"),
     ]
 
 
