@@ -77,11 +77,45 @@ def target(name: str) -> tuple[str, str, str]:
     return ".".join(x.decode() for x in labels), port.decode(), parsed[1].decode()
 
 
+def suffix_answer(key: CompiledKey, host: str) -> bool:
+    """The CEL's test of a leading-star glob: the literal suffix, and as many labels."""
+    return host.endswith(key["suffix"]) and len(host.split(".")) == key["labels"]
+
+
+@settings(max_examples=2000)
+@given(
+    st.integers(1, 3),
+    st.lists(st.sampled_from(["corp", "example", "a-b", "x1"]), max_size=3),
+    st.lists(st.sampled_from(["corp", "example", "a-b", "x1", "", "q"]), min_size=1, max_size=6),
+)
+def test_leading_stars_match_by_suffix_as_the_keyring(
+    stars: int, rest: list[str], host: list[str]
+) -> None:
+    key = parse_key(".".join(["*"] * stars + rest))
+    assert key is not None
+    compiled = compile_key(key)
+    assert compiled is not None
+    assert compiled["labels"] == stars + len(rest)
+    name = ".".join(host)
+    assert suffix_answer(compiled, name) is key_matches(key, name + "/app")
+
+
+@pytest.mark.parametrize("raw", ["a.*.example", "*x.example", "*.x*.example", "a*"])
+def test_other_globs_keep_the_regex(raw: str) -> None:
+    key = parse_key(raw)
+    assert key is not None
+    compiled = compile_key(key)
+    assert compiled is not None
+    assert (compiled["exact"], compiled["suffix"], compiled["labels"]) == ("", "", 0)
+
+
 def direct(key: CompiledKey, name: str) -> bool:
     host, port, path = target(name)
     by_regex = re.search(key["host"], host) is not None
     if key["exact"]:
         assert (host == key["exact"]) is by_regex, (key, host)
+    if key["labels"]:
+        assert suffix_answer(key, host) is by_regex, (key, host)
     return key["port"] == port and path.startswith(key["path"]) and by_regex
 
 
@@ -114,6 +148,8 @@ def test_docker_hub_keys_are_flagged() -> None:
     assert compile_key(quay) == {
         "host": "^quay\\.io$",
         "exact": "quay.io",
+        "suffix": "",
+        "labels": 0,
         "port": "",
         "path": "",
         "dockerHub": False,

@@ -127,9 +127,14 @@ _PLAIN_TARGET = (
 )
 
 
+# Whether target `t`'s host matches glob key `k`: by its suffix and label count when it has them.
+_GLOB_HOST = (
+    "(k.labels > 0 ? t[0].endsWith(k.suffix) && t[0].split('.').size() == k.labels : "
+    "t[0].matches(k.host))"
+)
 _DIRECT = (
     "(k.port == t[1] && t[2].startsWith(k.path) && "
-    "(k.exact != '' ? t[0] == k.exact : t[0].matches(k.host)))"
+    f"(k.exact != '' ? t[0] == k.exact : {_GLOB_HOST}))"
 )
 # A key serves a target directly, or as a Docker Hub key for a Docker Hub image: among a list of
 # keys, some key then serves it (the fallback only matters when no key matched directly).
@@ -214,7 +219,7 @@ def variables(entries: str, indexes: str) -> list[dict[str, str]]:
     """
     lookup = (
         f"(t[0] in x.exact ? x.exact[t[0]].filter(k, {_KEY_FITS}).map(k, k.name) : []) + "
-        f"x.globs.filter(k, {_KEY_FITS} && t[0].matches(k.host)).map(k, k.name)"
+        f"x.globs.filter(k, {_KEY_FITS} && {_GLOB_HOST}).map(k, k.name)"
     )
     served = f"variables.targets.map(t, ({indexes}).map(x, {lookup}))"
     hub_only = (

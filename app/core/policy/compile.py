@@ -3,7 +3,8 @@
 Each registry key becomes the keyring's view of it (`parse_key`): an anchored RE2 regex of its
 host (one glob per label, `glob_regex`) and, when no label has a glob character, the host itself
 (`exact`: CEL then compares strings instead of compiling the parameter's regex on every call),
-its port, its path prefix, and whether it is a Docker Hub key that serves Docker Hub images when
+for a glob of leading `*` labels (`*.corp.example`) its literal `suffix` and label count (`labels`,
+else 0: a suffix and a count are string operations, the regex is compiled on each call), its port, its path prefix, and whether it is a Docker Hub key that serves Docker Hub images when
 no key matched directly. Keys the kubelet could never match (unparsable, or a label that is a
 bad pattern) are left out, as the kubelet skips them. Only key structure is kept: no credential
 data can reach a parameter object.
@@ -27,6 +28,8 @@ from app.core.policy.manifests import (
 class CompiledKey(TypedDict):
     host: str
     exact: str
+    suffix: str
+    labels: int
     port: str
     path: str
     dockerHub: bool
@@ -41,6 +44,8 @@ class Entry(TypedDict):
 class IndexedKey(TypedDict):
     name: str
     host: str
+    suffix: str
+    labels: int
     port: str
     path: str
 
@@ -71,10 +76,15 @@ def compile_key(key: RegistryKey) -> CompiledKey | None:
     port, path = _text(key.port), _text(key.path)
     if len(host) > HOST_LENGTH or len(port) > PORT_LENGTH or len(path) > PATH_LENGTH:
         return None
-    exact = "" if any(set(label) & _GLOB for label in key.labels) else _text(b".".join(key.labels))
+    globs = [bool(set(label) & _GLOB) for label in key.labels]
+    exact = "" if any(globs) else _text(b".".join(key.labels))
+    stars = len(key.labels) - globs[::-1].index(True) if any(globs) else 0
+    leading = stars > 0 and all(label == b"*" for label in key.labels[:stars])
     return {
         "host": host,
         "exact": exact,
+        "suffix": _text(b"".join(b"." + label for label in key.labels[stars:])) if leading else "",
+        "labels": len(key.labels) if leading else 0,
         "port": port,
         "path": path,
         "dockerHub": key.docker_hub,
@@ -115,6 +125,8 @@ def index_entries(entries: list[Entry]) -> EntryIndex:
             item: IndexedKey = {
                 "name": entry["name"],
                 "host": key["host"],
+                "suffix": key["suffix"],
+                "labels": key["labels"],
                 "port": key["port"],
                 "path": key["path"],
             }

@@ -47,13 +47,19 @@ def _string(max_length: int) -> _Object:
     return {"type": "string", "maxLength": max_length}
 
 
+# A host has at most HOST_LENGTH / 2 + 1 labels.
+_LABELS = {"type": "integer", "minimum": 0, "maximum": HOST_LENGTH}
+
+
 def _keys(max_items: int) -> _Object:
     key = {
         "type": "object",
-        "required": ["host", "exact", "port", "path", "dockerHub"],
+        "required": ["host", "exact", "suffix", "labels", "port", "path", "dockerHub"],
         "properties": {
             "host": _string(HOST_LENGTH),
             "exact": _string(HOST_LENGTH),
+            "suffix": _string(HOST_LENGTH),
+            "labels": _LABELS,
             "port": _string(PORT_LENGTH),
             "path": _string(PATH_LENGTH),
             "dockerHub": {"type": "boolean"},
@@ -67,10 +73,12 @@ def _index() -> _Object:
     keys = MAX_ENTRIES * MAX_KEYS
     key = {
         "type": "object",
-        "required": ["name", "host", "port", "path"],
+        "required": ["name", "host", "suffix", "labels", "port", "path"],
         "properties": {
             "name": _string(NAME_LENGTH),
             "host": _string(HOST_LENGTH),
+            "suffix": _string(HOST_LENGTH),
+            "labels": _LABELS,
             "port": _string(PORT_LENGTH),
             "path": _string(PATH_LENGTH),
         },
