@@ -132,72 +132,33 @@ _GLOB_HOST = (
     "(k.labels > 0 ? t[0].endsWith(k.suffix) && t[0].split('.').size() == k.labels : "
     "t[0].matches(k.host))"
 )
-_DIRECT = (
-    "(k.port == t[1] && t[2].startsWith(k.path) && "
-    f"(k.exact != '' ? t[0] == k.exact : {_GLOB_HOST}))"
-)
-# A key serves a target directly, or as a Docker Hub key for a Docker Hub image: among a list of
-# keys, some key then serves it (the fallback only matters when no key matched directly).
-_SERVES = f"({_DIRECT} || (k.dockerHub && t[3] == 'y'))"
+
+
+def _serves(index: str) -> str:
+    """Some key of `index` (a `compile.EntryIndex`) serves target `t` directly, or it has a
+    Docker Hub key and `t` is a Docker Hub image (the fallback only matters when no key matched
+    directly)."""
+    return (
+        f"((t[0] in {index}.exact && {index}.exact[t[0]].exists(k, {_KEY_FITS})) || "
+        f"{index}.globs.exists(k, {_KEY_FITS} && {_GLOB_HOST}) || ({index}.hub && t[3] == 'y'))"
+    )
 
 
 _LISTED = (
     "(has(object.spec.imagePullSecrets) ? "
     "object.spec.imagePullSecrets.map(s, has(s.name) ? s.name : '') : [])"
 )
-# An image that could be a Docker Hub one: no domain, a first component that cannot be one
-# (no `.` or `:`), or docker.io in it (a superset of the keyring's `t[3]`, read from the string).
-_HUBLIKE = (
-    "(!i.contains('/') || i.contains('docker.io') || "
-    "!(i.substring(0, i.indexOf('/')).contains('.') || "
-    "i.substring(0, i.indexOf('/')).contains(':')))"
-)
 
 
-def _hosts(i: str) -> str:
-    """Every host the keyring's target of image `i` can have, read from the string: its first
-    component whole, before a `:`, inside `[...]`, and Docker Hub's (for images without one)."""
-    first = f"{i}.substring(0, {i}.indexOf('/'))"
-    return (
-        f"(!{i}.contains('/') ? ['docker.io'] : ['docker.io', {first}] + "
-        f"({first}.contains(':') ? [{first}.substring(0, {first}.indexOf(':'))] : []) + "
-        f"({first}.startsWith('[') && {first}.contains(']') ? "
-        f"[{first}.substring(1, {first}.indexOf(']'))] : []))"
-    )
-
-
-def could_add(entries: str, indexes: str) -> str:
-    """A cheap superset of "the policy adds a name", for a `matchConditions` entry.
-
-    Some entry in scope that the pod does not list has a key that could serve one of its
-    images: a glob key, an exact key under one of the image's possible hosts (`_hosts`, looked up
-    in the entries' `indexes`), or a Docker Hub key when an image could be Docker Hub's. When it
-    is false the mutation would return no patch, and the API server skips its patch pipeline.
-    Neither expression may read `namespaceObject`, which a match condition does not have.
-    """
-    unlisted = f"!(k.name in {_LISTED})"
-    direct = (
-        f"({indexes}).exists(x, x.globs.exists(k, {unlisted}) || "
-        f"({_images()}).exists(i, {_hosts('i')}.exists(h, "
-        f"h in x.exact && x.exact[h].exists(k, {unlisted}))))"
-    )
-    hub = (
-        f"(({_images()}).exists(i, {_HUBLIKE}) && ({entries}).exists(e, "
-        f"!(e.name in {_LISTED}) && e.keys.exists(k, k.dockerHub)))"
-    )
-    return f"{direct} || {hub}"
-
-
-def _parsed(entries: str) -> list[tuple[str, str]]:
-    """From the entries in scope to the keyring targets of the pod's valid image references, in
+def _parsed() -> list[tuple[str, str]]:
+    """The keyring targets of the pod's valid image references, in
     image order: an image of a common shape (`_PLAIN`) read straight from the string, any other
     through every step of `parse_image` and `target_of` (`_full`, `_references`,
     `_exact_targets`) over a list of that one image."""
-    exact = _exact_targets(_references(_full("[img]")))
+    plain, exact = _IS_PLAIN, _exact_targets(_references(_full("[img]")))
     return [
-        ("entries", entries),
         ("images", _images()),
-        ("targets", f"variables.images.map(img, {_IS_PLAIN} ? {_PLAIN_TARGET} : {exact}).flatten()"),
+        ("targets", f"variables.images.map(img, {plain} ? {_PLAIN_TARGET} : {exact}).flatten()"),
     ]
 
 
@@ -212,8 +173,8 @@ def variables(entries: str, indexes: str) -> list[dict[str, str]]:
     """The mutating policy's variables: `entries` the CEL list of the entries in scope, `indexes`
     the list of their `compile.EntryIndex` (one per entry list).
 
-    `served`, per target, the names of the entries whose keys serve it directly, per index: the
-    target's host looked up among the exact hosts, the glob hosts matched in turn. An entry is
+    `served`, per target, the names of the entries whose keys serve it directly: the target's
+    host looked up among each index's exact hosts, its glob hosts matched in turn. An entry is
     added when it serves a target directly, or has a Docker Hub key and some Docker Hub target
     has no direct match (`hubOnly`), in entry order; names are unique in a scope.
     """
@@ -221,20 +182,19 @@ def variables(entries: str, indexes: str) -> list[dict[str, str]]:
         f"(t[0] in x.exact ? x.exact[t[0]].filter(k, {_KEY_FITS}).map(k, k.name) : []) + "
         f"x.globs.filter(k, {_KEY_FITS} && {_GLOB_HOST}).map(k, k.name)"
     )
-    served = f"variables.targets.map(t, ({indexes}).map(x, {lookup}))"
-    hub_only = (
-        "variables.targets.exists(i, t, t[3] == 'y' && "
-        "!variables.served[i].exists(m, m.size() > 0))"
-    )
+    served = f"variables.targets.map(t, ({indexes}).map(x, {lookup}).flatten())"
+    hub_only = "variables.targets.exists(i, t, t[3] == 'y' && variables.served[i].size() == 0)"
     added = (
-        "variables.entries.filter(e, variables.served.exists(l, l.exists(m, e.name in m)) || "
+        "variables.entries.filter(e, e.name in variables.servedNames || "
         "(variables.hubOnly && e.keys.exists(k, k.dockerHub)))"
         ".map(e, e.name).filter(n, !(n in variables.listed))"
     )
     return _named(
         [
-            *_parsed(entries),
+            ("entries", entries),
+            *_parsed(),
             ("served", served),
+            ("servedNames", "variables.served.flatten()"),
             ("hubOnly", hub_only),
             ("listed", _LISTED),
             ("added", added),
@@ -242,27 +202,25 @@ def variables(entries: str, indexes: str) -> list[dict[str, str]]:
     )
 
 
-def warning_variables(entries: str) -> list[dict[str, str]]:
+def warning_variables(indexes: str) -> list[dict[str, str]]:
     """The warning policy's variables, over the shared object: `registries`, in image order,
     once each, of the images that nothing in scope serves and some key in the cluster
     (`params.spec.anywhere`) does.
 
-    In scope: a covered namespace's keys (`params.spec.scopes`), else `entries` (its project's
+    In scope: a covered namespace's keys (`params.spec.scopes`), else `indexes` (its project's
     and the cluster's, as the shared mutating policy reads them).
     """
     name = "namespaceObject.metadata.name"
     served = (
         f"({name} in params.spec.covered ? ({name} in params.spec.scopes && "
-        f"params.spec.scopes[{name}].exists(k, {_SERVES})) : "
-        f"variables.entries.exists(e, e.keys.exists(k, {_SERVES})))"
+        f"{_serves(f'params.spec.scopes[{name}]')}) : ({indexes}).exists(x, {_serves('x')}))"
     )
     unserved = (
-        f"variables.targets.filter(t, !{served} && params.spec.anywhere.exists(k, {_SERVES}))"
-        ".map(t, t[4])"
+        f"variables.targets.filter(t, !{served} && {_serves('params.spec.anywhere')}).map(t, t[4])"
     )
     earlier = "variables.unserved.exists(j, o, j < i && o == r)"
     once = f"variables.unserved.transformList(i, r, !{earlier}, r)"
-    return _named([*_parsed(entries), ("unserved", unserved), ("registries", once)])
+    return _named([*_parsed(), ("unserved", unserved), ("registries", once)])
 
 
 def warnings(count: int) -> list[dict[str, str]]:

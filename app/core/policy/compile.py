@@ -1,13 +1,13 @@
 """Scoped credentials compiled to what CEL can evaluate: the parameter objects' entries (pure).
 
 Each registry key becomes the keyring's view of it (`parse_key`): an anchored RE2 regex of its
-host (one glob per label, `glob_regex`) and, when no label has a glob character, the host itself
-(`exact`: CEL then compares strings instead of compiling the parameter's regex on every call),
-for a glob of leading `*` labels (`*.corp.example`) its literal `suffix` and label count (`labels`,
-else 0: a suffix and a count are string operations, the regex is compiled on each call), its port, its path prefix, and whether it is a Docker Hub key that serves Docker Hub images when
-no key matched directly. Keys the kubelet could never match (unparsable, or a label that is a
-bad pattern) are left out, as the kubelet skips them. Only key structure is kept: no credential
-data can reach a parameter object.
+host (one glob per label, `glob_regex`); when no label has a glob character, the host itself
+(`exact`: CEL then compares strings instead of compiling the parameter's regex on every call);
+for a glob of leading `*` labels (`*.corp.example`), its literal `suffix` and label count
+(`labels`, else 0: string operations again instead of the regex); its port, its path prefix, and
+whether it is a Docker Hub key that serves Docker Hub images when no key matched directly. Keys
+the kubelet could never match (unparsable, or a label that is a bad pattern) are left out, as the
+kubelet skips them. Only key structure is kept: no credential data can reach a parameter object.
 """
 
 from collections.abc import Iterable
@@ -56,6 +56,7 @@ class EntryIndex(TypedDict):
 
     exact: dict[str, list[IndexedKey]]
     globs: list[IndexedKey]
+    hub: bool
 
 
 _GLOB = set(b"*?[\\")
@@ -117,9 +118,11 @@ def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
 
 
 def index_entries(entries: list[Entry]) -> EntryIndex:
-    """Every key of the entries with its entry's name, in entry order, keyed by exact host."""
+    """Every key of the entries with its entry's name, in entry order, keyed by exact host, and
+    whether any of them is a Docker Hub key (`hub`)."""
     exact: dict[str, list[IndexedKey]] = {}
     globs: list[IndexedKey] = []
+    hub = False
     for entry in entries:
         for key in entry["keys"]:
             item: IndexedKey = {
@@ -134,4 +137,10 @@ def index_entries(entries: list[Entry]) -> EntryIndex:
                 exact.setdefault(key["exact"], []).append(item)
             else:
                 globs.append(item)
-    return {"exact": exact, "globs": globs}
+            hub = hub or key["dockerHub"]
+    return {"exact": exact, "globs": globs, "hub": hub}
+
+
+def index_keys(keys: list[CompiledKey]) -> EntryIndex:
+    """`index_entries` of keys that belong to no entry (their names are empty)."""
+    return index_entries([{"name": "", "scope": "", "keys": keys}])

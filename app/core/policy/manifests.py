@@ -68,9 +68,8 @@ def _keys(max_items: int) -> _Object:
     return {"type": "array", "maxItems": max_items, "items": key}
 
 
-def _index() -> _Object:
-    """`compile.EntryIndex` of one entry list: at most every key of its entries."""
-    keys = MAX_ENTRIES * MAX_KEYS
+def _index(keys: int = MAX_ENTRIES * MAX_KEYS) -> _Object:
+    """`compile.EntryIndex` of at most `keys` keys (by default every key of an entry list)."""
     key = {
         "type": "object",
         "required": ["name", "host", "suffix", "labels", "port", "path"],
@@ -86,10 +85,11 @@ def _index() -> _Object:
     listed = {"type": "array", "maxItems": keys, "items": key}
     return {
         "type": "object",
-        "required": ["exact", "globs"],
+        "required": ["exact", "globs", "hub"],
         "properties": {
             "exact": {"type": "object", "maxProperties": keys, "additionalProperties": listed},
             "globs": listed,
+            "hub": {"type": "boolean"},
         },
     }
 
@@ -134,11 +134,11 @@ def crd() -> _Object:
                 "maxProperties": MAX_COVERED,
                 "additionalProperties": {"type": "boolean"},
             },
-            "anywhere": _keys(MAX_ANYWHERE),
+            "anywhere": _index(MAX_ANYWHERE),
             "scopes": {
                 "type": "object",
                 "maxProperties": MAX_COVERED,
-                "additionalProperties": _keys(MAX_ANYWHERE),
+                "additionalProperties": _index(MAX_ANYWHERE),
             },
         },
     }
@@ -175,7 +175,7 @@ def crd() -> _Object:
 
 # A match condition has no `namespaceObject`, so the shared policy's entries cannot be read in
 # one; it is skipped where they are empty, in a covered namespace.
-UNCOVERED = "!(request.namespace in params.spec.covered)"
+UNCOVERED = {"name": "uncovered", "expression": "!(request.namespace in params.spec.covered)"}
 
 
 def _shared(project_label: str, entries: bool, rancher: bool = False) -> str:
@@ -229,10 +229,13 @@ def _policy(kind: str, name: str, spec: _Object) -> _Object:
     }
 
 
-def _mutating(name: str, entries: str, indexes: str, condition: str) -> _Object:
-    """`condition` (a `matchConditions` entry) skips the patch pipeline (the pod encoded,
-    patched, decoded, converted and defaulted, then the admission chain run again) where the
-    policy would add nothing.
+def _mutating(name: str, entries: str, indexes: str, conditions: list[_Object]) -> _Object:
+    """`conditions` (`matchConditions`) skip the policy where it would add nothing. Each costs
+    a pod create about a fifth of what the policy adds, even when it holds (the pod is converted
+    for CEL again), so only the shared policy has one: in a covered namespace it always adds
+    nothing. A "could this pod get a name" condition would skip the patch pipeline (the pod
+    encoded, patched, decoded, converted and defaulted) for pods that need nothing, but it holds
+    for every pod whenever a glob or Docker Hub key is in scope: docs/performance.md, section 7.
 
     `Never`: with `IfNeeded` the API server runs a policy again after its own patch, whatever
     follows it, at about the price of the first run; images a later mutating webhook adds are
@@ -243,7 +246,7 @@ def _mutating(name: str, entries: str, indexes: str, condition: str) -> _Object:
         name,
         {
             "reinvocationPolicy": "Never",
-            "matchConditions": [condition_entry(condition)],
+            "matchConditions": conditions,
             "variables": cel.variables(entries, indexes),
             "mutations": [
                 {"patchType": "JSONPatch", "jsonPatch": {"expression": cel.json_patch()}}
@@ -252,16 +255,12 @@ def _mutating(name: str, entries: str, indexes: str, condition: str) -> _Object:
     )
 
 
-def condition_entry(expression: str) -> dict[str, str]:
-    return {"name": "could-add", "expression": expression}
-
-
-def _warning(name: str, entries: str) -> _Object:
+def _warning(name: str, indexes: str) -> _Object:
     return _policy(
         "ValidatingAdmissionPolicy",
         name,
         {
-            "variables": cel.warning_variables(entries),
+            "variables": cel.warning_variables(indexes),
             "validations": cel.warnings(MAX_WARNINGS),
         },
     )
@@ -308,16 +307,14 @@ def manifests(
     mutating, validating = "MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"
     objects = [
         crd(),
-        _mutating(
-            "pullpass-namespace", own_entries, own_indexes, cel.could_add(own_entries, own_indexes)
-        ),
+        _mutating("pullpass-namespace", own_entries, own_indexes, []),
         _binding(mutating, "pullpass-namespace", own, []),
-        _mutating("pullpass-shared", shared_entries, shared_indexes, UNCOVERED),
+        _mutating("pullpass-shared", shared_entries, shared_indexes, [UNCOVERED]),
         _binding(mutating, "pullpass-shared", shared, [credentials_namespace]),
     ]
     if warnings:
         objects += [
-            _warning("pullpass-warnings", shared_entries),
+            _warning("pullpass-warnings", shared_indexes),
             _binding(validating, "pullpass-warnings", shared, []),
         ]
     return objects

@@ -24,6 +24,7 @@ from app.core.policy.compile import (
     compile_entries,
     compile_keys,
     index_entries,
+    index_keys,
 )
 from app.core.policy.manifests import MAX_ANYWHERE, NAMESPACE_OBJECT, SHARED_OBJECT
 
@@ -53,7 +54,7 @@ def namespace_spec(resolution: Resolution) -> Spec:
         "cluster": [],
         "clusterIndex": index_entries([]),
         "covered": {},
-        "anywhere": [],
+        "anywhere": index_keys([]),
         "scopes": {},
     }
 
@@ -92,11 +93,11 @@ def shared_spec(
         "cluster": cluster_entries,
         "clusterIndex": index_entries(cluster_entries),
         "covered": dict.fromkeys(own, True),
-        "anywhere": everywhere or [],
+        "anywhere": index_keys(everywhere or []),
         "scopes": {
-            name: compile_keys(k for c in own[name].credentials for k in c.source.keys)[
-                :MAX_ANYWHERE
-            ]
+            name: index_keys(
+                compile_keys(k for c in own[name].credentials for k in c.source.keys)[:MAX_ANYWHERE]
+            )
             for name in own
         },
     }
