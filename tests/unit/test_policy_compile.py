@@ -27,6 +27,7 @@ from app.core.policy.compile import (
     compile_key,
     index_entries,
     index_keys,
+    parameter_entries,
 )
 from app.core.policy.glob_regex import NeverMatches, label_regex
 from app.core.policy.manifests import MAX_ENTRIES, MAX_KEYS
@@ -258,5 +259,11 @@ def test_index_holds_every_key_by_exact_host_in_entry_order() -> None:
     assert [(k["name"], k["host"]) for k in index["globs"]] == [("a", "^[^./]*\\.corp\\.example$")]
     indexed = len(index["globs"]) + sum(len(v) for v in index["exact"].values())
     assert indexed == sum(len(e["keys"]) for e in entries)
-    spec = namespace_spec(resolve(NamespaceInfo("team", {}), [wide], [], ScopeSettings("x")))
-    assert spec["credentialsIndex"] == index_entries(spec["credentials"])
+    resolution = resolve(NamespaceInfo("team", {}), [wide], [], ScopeSettings("x"))
+    spec = namespace_spec(resolution)
+    assert spec["credentialsIndex"] == index_entries(compile_entries(resolution.credentials))
+    assert spec["credentials"] == [{"name": "wide", "scope": "namespace", "hub": True}]
+    assert parameter_entries(entries) == [
+        {"name": "a", "scope": "namespace", "hub": True},
+        {"name": "b", "scope": "namespace", "hub": False},
+    ]

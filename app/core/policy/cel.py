@@ -186,7 +186,7 @@ def variables(entries: str, indexes: str) -> list[dict[str, str]]:
     hub_only = "variables.targets.exists(i, t, t[3] == 'y' && variables.served[i].size() == 0)"
     added = (
         "variables.entries.filter(e, e.name in variables.servedNames || "
-        "(variables.hubOnly && e.keys.exists(k, k.dockerHub)))"
+        "(variables.hubOnly && e.hub))"
         ".map(e, e.name).filter(n, !(n in variables.listed))"
     )
     return _named(

@@ -41,6 +41,15 @@ class Entry(TypedDict):
     keys: list[CompiledKey]
 
 
+class ParameterEntry(TypedDict):
+    """An entry as the parameters hold it: its keys are in the index (`EntryIndex`), and all the
+    CEL needs of them here is whether one is a Docker Hub key (`hub`)."""
+
+    name: str
+    scope: str
+    hub: bool
+
+
 class IndexedKey(TypedDict):
     name: str
     host: str
@@ -115,6 +124,13 @@ def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
         for c in credentials
     ]
     return entries[:MAX_ENTRIES]
+
+
+def parameter_entries(entries: list[Entry]) -> list[ParameterEntry]:
+    return [
+        {"name": e["name"], "scope": e["scope"], "hub": any(k["dockerHub"] for k in e["keys"])}
+        for e in entries
+    ]
 
 
 def index_entries(entries: list[Entry]) -> EntryIndex:

@@ -28,8 +28,8 @@ NAMESPACE_OBJECT = "pullpass"
 SHARED_OBJECT = "pullpass-shared"
 
 # Bounds of the parameter schema: they keep the API server's CEL cost estimate finite.
-MAX_ENTRIES = 64
-MAX_KEYS = 16
+MAX_ENTRIES = 128
+MAX_KEYS = 32
 MAX_PROJECTS = 256
 MAX_COVERED = 10000
 MAX_ANYWHERE = 256
@@ -49,23 +49,6 @@ def _string(max_length: int) -> _Object:
 
 # A host has at most HOST_LENGTH / 2 + 1 labels.
 _LABELS = {"type": "integer", "minimum": 0, "maximum": HOST_LENGTH}
-
-
-def _keys(max_items: int) -> _Object:
-    key = {
-        "type": "object",
-        "required": ["host", "exact", "suffix", "labels", "port", "path", "dockerHub"],
-        "properties": {
-            "host": _string(HOST_LENGTH),
-            "exact": _string(HOST_LENGTH),
-            "suffix": _string(HOST_LENGTH),
-            "labels": _LABELS,
-            "port": _string(PORT_LENGTH),
-            "path": _string(PATH_LENGTH),
-            "dockerHub": {"type": "boolean"},
-        },
-    }
-    return {"type": "array", "maxItems": max_items, "items": key}
 
 
 def _index(keys: int = MAX_ENTRIES * MAX_KEYS) -> _Object:
@@ -97,11 +80,11 @@ def _index(keys: int = MAX_ENTRIES * MAX_KEYS) -> _Object:
 def _entries() -> _Object:
     entry = {
         "type": "object",
-        "required": ["name", "scope", "keys"],
+        "required": ["name", "scope", "hub"],
         "properties": {
             "name": _string(NAME_LENGTH),
             "scope": _string(SCOPE_LENGTH),
-            "keys": _keys(MAX_KEYS),
+            "hub": {"type": "boolean"},
         },
     }
     return {"type": "array", "maxItems": MAX_ENTRIES, "items": entry}

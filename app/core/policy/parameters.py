@@ -25,6 +25,7 @@ from app.core.policy.compile import (
     compile_keys,
     index_entries,
     index_keys,
+    parameter_entries,
 )
 from app.core.policy.manifests import MAX_ANYWHERE, NAMESPACE_OBJECT, SHARED_OBJECT
 
@@ -47,7 +48,7 @@ def anywhere(credentials: Iterable[Credential]) -> list[CompiledKey]:
 def namespace_spec(resolution: Resolution) -> Spec:
     credentials = compile_entries(resolution.credentials)
     return {
-        "credentials": credentials,
+        "credentials": parameter_entries(credentials),
         "credentialsIndex": index_entries(credentials),
         "projects": {},
         "projectsIndex": {},
@@ -88,9 +89,9 @@ def shared_spec(
     return {
         "credentials": [],
         "credentialsIndex": index_entries([]),
-        "projects": compiled,
+        "projects": {p: parameter_entries(e) for p, e in compiled.items()},
         "projectsIndex": {p: index_entries(e) for p, e in compiled.items()},
-        "cluster": cluster_entries,
+        "cluster": parameter_entries(cluster_entries),
         "clusterIndex": index_entries(cluster_entries),
         "covered": dict.fromkeys(own, True),
         "anywhere": index_keys(everywhere or []),

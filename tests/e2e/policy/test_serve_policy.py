@@ -119,7 +119,10 @@ def test_parameters_follow_credential_changes(
 
     def hosts() -> list[str]:
         found = parameters().get(own)
-        return [k["host"] for e in found["spec"]["credentials"] for k in e["keys"]] if found else []
+        if not found:
+            return []
+        index = found["spec"]["credentialsIndex"]
+        return [k["host"] for keys in [*index["exact"].values(), index["globs"]] for k in keys]
 
     follow(
         lambda: secrets.put(secret(ns, "live", "quay.io")),
