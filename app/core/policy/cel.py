@@ -1,13 +1,13 @@
 """The CEL of policy mode: the webhook's decision over one list of compiled entries (pure).
 
-The expressions mirror, step by step, `reference.parse_image` (ParseNormalizedNamed),
+The expressions mirror `reference.parse_image` (ParseNormalizedNamed), `keyring.target_of`,
 `keyring.Keyring.positions` (direct matches, else Docker Hub keys for images the kubelet's
 `isDefaultRegistryMatch` accepts) and `admission.handle` (append what is not listed, in entry
-order, and the `pullpass.io/injected` annotation). Each step is a policy variable over a list, as
-CEL has no functions: images, then domain/remainder strings, valid references, names without
-tag or digest, keyring targets [host, port, path, hub, registry] (and whether any entry serves
-them directly). The regexes are the ones
-`reference.py` uses, so both read the same grammar.
+order, and the `pullpass.io/injected` annotation). CEL has no functions, so shared steps are
+policy variables: the images; their keyring targets [host, port, path, hub, registry] (an image
+of a common shape read straight from the string, any other through every step of the grammar,
+with the regexes `reference.py` uses); the names of the entries whose keys serve each target,
+looked up by exact host in the entries' indexes; the names to add.
 """
 
 from app.core import labels
@@ -210,7 +210,7 @@ def warning_variables(indexes: str) -> list[dict[str, str]]:
     In scope: a covered namespace's keys (`params.spec.scopes`), else `indexes` (its project's
     and the cluster's, as the shared mutating policy reads them).
     """
-    name = "namespaceObject.metadata.name"
+    name = "request.namespace"
     served = (
         f"({name} in params.spec.covered ? ({name} in params.spec.scopes && "
         f"{_serves(f'params.spec.scopes[{name}]')}) : ({indexes}).exists(x, {_serves('x')}))"

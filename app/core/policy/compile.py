@@ -115,7 +115,7 @@ def compile_keys(raw_keys: Iterable[str]) -> list[CompiledKey]:
 def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
     """One entry per credential, in the order given (webhook order, from `scope.resolve`).
 
-    Past the schema's bounds (64 credentials in one list, 16 distinct keys in one credential)
+    Past the schema's bounds (128 credentials in one list, 32 distinct keys in one credential)
     the rest is left out, so the parameters can still be written: see the differences in
     docs/policy-mode.md.
     """
