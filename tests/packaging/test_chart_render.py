@@ -242,6 +242,7 @@ def test_default_args_are_self_managed(rendered: dict[str, list[Manifest]]) -> N
         "--shutdown-delay=5",
         "--max-keys-per-secret=100",
         "--max-keys-total=10000",
+        "--max-key-length=512",
         "--project-label=pullpass.io/project",
         f"--credentials-namespace={NAMESPACE}",
         "--replicate",
@@ -493,9 +494,15 @@ def test_repair_without_replication_still_elects_a_leader(helm_path: str) -> Non
 
 
 def test_key_caps_reach_the_args_within_the_schema_bounds(helm_path: str) -> None:
-    parsed = cli.parse(_args(render({"keyCaps": {"perSecret": 20, "total": 500}})))
-    assert (parsed.max_keys_per_secret, parsed.max_keys_total) == (20, 500)
-    for bad in ("keyCaps.perSecret=0", "keyCaps.total=0", "keyCaps.perSecret=10001"):
+    values = {"keyCaps": {"perSecret": 20, "total": 500, "keyLength": 100}}
+    parsed = cli.parse(_args(render(values)))
+    assert (parsed.max_keys_per_secret, parsed.max_keys_total, parsed.max_key_length) == (
+        20,
+        500,
+        100,
+    )
+    bounds = ("keyCaps.perSecret=0", "keyCaps.total=0", "keyCaps.perSecret=10001")
+    for bad in (*bounds, "keyCaps.keyLength=15", "keyCaps.keyLength=4097"):
         done = helm("template", RELEASE, str(CHART), "--set", bad, check=False)
         assert done.returncode != 0, bad
         assert "keyCaps" in done.stderr, done.stderr

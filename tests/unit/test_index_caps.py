@@ -9,6 +9,8 @@ from kubernetes import client
 from app.core.credentials.keyset import KeyCaps
 from app.core.credentials.scope import ScopeSettings
 from app.core.images.reference import ImageName, parse_image
+from app.shell.cli import main as cli
+from app.shell.cli.serve import key_caps
 from app.shell.cluster.feed import CAPPED, Feed
 from app.shell.cluster.index import Index
 from app.shell.telemetry import metrics
@@ -131,3 +133,9 @@ def test_reviews_naming_unknown_namespaces_leave_no_table_behind() -> None:
         assert index.table(f"unknown-{n}") is None
     assert index.table("t") is None
     assert set(index._tables) == {"t"}
+
+
+def test_serve_flags_set_every_cap() -> None:
+    flags = ["--max-keys-per-secret", "7", "--max-keys-total", "70", "--max-key-length", "64"]
+    assert key_caps(cli.parse(["serve", *flags])) == KeyCaps(per_secret=7, total=70, length=64)
+    assert key_caps(cli.parse(["serve"])) == KeyCaps()

@@ -102,6 +102,7 @@ def test_explain_never_prints_credential_data() -> None:
         ),
         (("serve", "--port", "99999"), "not a port number"),
         (("serve", "--shutdown-delay", "61"), "not a duration from 0 to 60 seconds"),
+        (("serve", "--max-key-length", "15"), "a number of characters from 16 to 4096"),
         (
             ("serve", "--admission=policy", "--objects", "examples/credential.yaml"),
             "--admission=policy writes to a cluster, not --objects",

@@ -83,6 +83,7 @@ _per_minute = _whole(1, 1000, "a number from 1 to 1000 a minute")
 _days = _whole(1, 3650, "a number of days from 1 to 3650")
 _keys_per_secret = _whole(1, 10_000, "a number of keys from 1 to 10000")
 _keys_total = _whole(1, 1_000_000, "a number of keys from 1 to 1000000")
+_key_length = _whole(16, 4096, "a number of characters from 16 to 4096")
 
 
 def _admission(text: str) -> str:
@@ -195,6 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_keys_total,
         help="distinct registry keys indexed in all; past it, Secrets outside the credentials "
         "namespace add no new key",
+    )
+    _option(
+        serve,
+        "--max-key-length",
+        str(keyset.LENGTH),
+        type=_key_length,
+        help="characters of the longest registry key indexed from a Secret outside the "
+        "credentials namespace; longer keys are left out, with a Warning Event on the Secret",
     )
     _option(
         serve,

@@ -48,6 +48,12 @@ from app.shell.web.tls import ReloadingContext
 log = logging.getLogger("pullpass")
 
 
+def key_caps(args: argparse.Namespace) -> KeyCaps:
+    return KeyCaps(
+        per_secret=args.max_keys_per_secret, total=args.max_keys_total, length=args.max_key_length
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     logs.setup(args.log_level)
     policy = args.admission == "policy"
@@ -55,8 +61,7 @@ def serve(args: argparse.Namespace) -> int:
         raise UsageError("pullpass serve: --admission=policy writes to a cluster, not --objects")
     api = None if args.objects else api_client(args.kubeconfig)
     tls = None if policy else _tls(args, api)
-    caps = KeyCaps(per_secret=args.max_keys_per_secret, total=args.max_keys_total)
-    index = Index(scope_settings(args), fixed=api is None, caps=caps)
+    index = Index(scope_settings(args), fixed=api is None, caps=key_caps(args))
     ready: Callable[[], Readiness]
     feed = None
     if api is None:
