@@ -394,6 +394,17 @@ def test_an_auth_keeps_every_colon_after_the_first_in_the_password() -> None:
     assert dockercfg.decode_auth(base64.b64encode(b"u:p:q").decode().rstrip("=")) == ("u", "p:q")
 
 
+@pytest.mark.parametrize("field", ["YTpi=", "YTpi==", "YTpi====", "YTo==", "YQ=", "="])
+def test_an_auth_with_more_padding_than_its_last_quantum_needs_is_refused(field: str) -> None:
+    """Go's StdEncoding refuses "YTpi=" (illegal data at byte 4); Python's b64decode reads it."""
+    assert dockercfg.decode_auth(field) is None
+
+
+@pytest.mark.parametrize(("field", "login"), [("YTpi", ("a", "b")), ("YTo=", ("a", ""))])
+def test_an_auth_with_the_padding_it_needs_or_none_is_read(field: str, login: Any) -> None:
+    assert dockercfg.decode_auth(field) == login
+
+
 def test_an_auth_that_is_not_utf8_is_read_with_replacement_characters() -> None:
     """Go's string conversion never fails on bad bytes; neither may the index."""
     assert dockercfg.decode_auth(base64.b64encode(b"u\xff:p\xfe").decode().rstrip("=")) == (

@@ -255,6 +255,10 @@ def decode_auth(field: str) -> tuple[str, str] | None:
     the user name and password, or None where the kubelet fails."""
     data = field.replace("\r", "").replace("\n", "").encode("utf-8", "replace")
     if field.strip().endswith("="):
+        # Go wants exactly the padding that completes the last quantum; Python takes more.
+        body = data.rstrip(b"=")
+        if len(data) % 4 or len(data) - len(body) != -len(body) % 4:
+            return None
         try:
             decoded = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
