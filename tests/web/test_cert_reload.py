@@ -22,7 +22,10 @@ def _trust(certs: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certs / "ca.crt"))
 
 
-def _certs(out: Path) -> Path:
+@pytest.fixture(scope="module")
+def other_certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second pair from another CA, to rotate to; read only, like the session's `certs`."""
+    out = tmp_path_factory.mktemp("other-certs")
     subprocess.run([*PULLPASS, "certs", "--out", str(out), "--host", "127.0.0.1"], check=True)
     return out
 
@@ -66,9 +69,11 @@ def _serving(live: Path, objects_file: Path, first: Path) -> Iterator[tuple[str,
         process.wait(10)
 
 
-def test_rotated_certificate_is_picked_up(tmp_path: Path, objects_file: Path) -> None:
-    first, second, live = _certs(tmp_path / "a"), _certs(tmp_path / "b"), tmp_path / "live"
-    shutil.copytree(first, live)
+def test_rotated_certificate_is_picked_up(
+    tmp_path: Path, objects_file: Path, certs: Path, other_certs: Path
+) -> None:
+    first, second, live = certs, other_certs, tmp_path / "live"
+    shutil.copytree(first, live)  # the served files are a copy: the shared pairs never change
     with _serving(live, objects_file, first) as (url, _):
         for name in ("tls.key", "tls.crt"):
             shutil.copy(second / name, live / f".{name}")
@@ -83,8 +88,10 @@ def test_rotated_certificate_is_picked_up(tmp_path: Path, objects_file: Path) ->
             httpx.post(url, json=BODY, verify=_trust(first))
 
 
-def test_broken_new_certificate_keeps_the_old_one(tmp_path: Path, objects_file: Path) -> None:
-    first, live = _certs(tmp_path / "a"), tmp_path / "live"
+def test_broken_new_certificate_keeps_the_old_one(
+    tmp_path: Path, objects_file: Path, certs: Path
+) -> None:
+    first, live = certs, tmp_path / "live"
     shutil.copytree(first, live)
     with _serving(live, objects_file, first) as (url, metrics):
         (live / "tls.crt").write_text("not a certificate")
