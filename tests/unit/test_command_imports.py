@@ -7,8 +7,11 @@ this one has imported everything already.
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SERVER_ONLY = (
     "uvicorn",
@@ -43,3 +46,26 @@ def test_the_check_sees_the_server() -> None:
         [sys.executable, "-c", check], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "True"
+
+
+OVER_FILES = {
+    "explain": ["explain", "--pod", "examples/pod.yaml", "--objects", "examples/credential.yaml"],
+    "audit": ["audit", "--objects", "examples/credential.yaml", "--objects", "examples/pod.yaml"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(OVER_FILES))
+def test_a_command_over_objects_files_imports_no_kubernetes_client(command: str) -> None:
+    """Only a live cluster needs the client library: loading it is most of such a run's time."""
+    check = (
+        "import contextlib, io, sys\n"
+        "from app.shell.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main({OVER_FILES[command]!r})\n"
+        "print(code, bool(out.getvalue()))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'kubernetes', 'urllib3'}))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert ran.stdout.splitlines() == ["0 True", "[]"], ran.stdout + ran.stderr

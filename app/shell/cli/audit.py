@@ -26,7 +26,6 @@ from app.shell.cli.progress import Progress
 from app.shell.cli.sources import build_index, cluster, load, reading_cluster
 from app.shell.cli.usage import UsageError
 from app.shell.cluster.index import Index
-from app.shell.cluster.listing import audited_objects
 
 
 def audit(args: argparse.Namespace) -> int:
@@ -40,6 +39,8 @@ def audit(args: argparse.Namespace) -> int:
         present = {n.name for n in snapshot.namespaces}
         enable += sorted({namespace_of(o) for _, o in objects} - present)
     else:
+        from app.shell.cluster.listing import audited_objects
+
         objects = audited_objects(cluster(args), named or None)
     index = build_index(args, snapshot, enable)
     with reading_cluster("audit"):

@@ -1,23 +1,24 @@
 """Where `explain` and `audit` get the cluster from: `--objects` files or the live cluster.
 
-Both build the same index the webhook serves from, so their answers are the webhook's.
+Both build the same index the webhook serves from, so their answers are the webhook's. The
+Kubernetes client is imported only to read a cluster: over `--objects` files it would be a fifth
+of a second of each run (tests/unit/test_command_imports.py checks that it stays out).
 """
 
 import argparse
 import contextlib
 from collections.abc import Iterable, Iterator
-
-import urllib3
-from kubernetes import client
+from typing import TYPE_CHECKING
 
 from app.core import labels
 from app.core.credentials.credential import NamespaceInfo
 from app.shell.cli.settings import scope_settings
 from app.shell.cli.usage import UsageError
-from app.shell.cluster.client import api_client
 from app.shell.cluster.index import Index
-from app.shell.cluster.listing import read_scope
 from app.shell.cluster.objects import BadInput, Snapshot, load_snapshot
+
+if TYPE_CHECKING:
+    from kubernetes import client
 
 
 def load(args: argparse.Namespace, command: str) -> Snapshot:
@@ -27,11 +28,15 @@ def load(args: argparse.Namespace, command: str) -> Snapshot:
             return load_snapshot(args.objects)
         except BadInput as error:
             raise UsageError(f"pullpass {command}: {error}") from None
+    from app.shell.cluster.listing import read_scope
+
     with reading_cluster(command):
         return read_scope(cluster(args))
 
 
-def cluster(args: argparse.Namespace) -> client.ApiClient:
+def cluster(args: argparse.Namespace) -> "client.ApiClient":
+    from app.shell.cluster.client import api_client
+
     return api_client(args.kubeconfig, getattr(args, "context", None))
 
 
@@ -40,9 +45,19 @@ def reading_cluster(command: str) -> Iterator[None]:
     """A cluster that cannot be read is a one-line error, whenever a lazy list fails."""
     try:
         yield
-    except (client.ApiException, OSError, urllib3.exceptions.HTTPError) as error:
+    except Exception as error:
+        if not isinstance(error, _cluster_errors()):
+            raise
         reason = getattr(error, "reason", None) or type(error).__name__
         raise UsageError(f"pullpass {command}: cannot read the cluster: {reason}") from None
+
+
+def _cluster_errors() -> tuple[type[Exception], ...]:
+    """What a failed cluster read raises; imported once something has failed, not before."""
+    import urllib3
+    from kubernetes import client
+
+    return (client.ApiException, OSError, urllib3.exceptions.HTTPError)
 
 
 def build_index(args: argparse.Namespace, snapshot: Snapshot, enable: Iterable[str]) -> Index:
