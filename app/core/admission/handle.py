@@ -103,7 +103,7 @@ def _target(request: Request, view: View) -> tuple[PodView, MatchTable] | Verdic
 
 
 def _left_alone(pod: PodView) -> str | None:
-    if pod.labels.get(labels.INJECT) == labels.DISABLED:
+    if labels.opted_out(pod.labels):
         return "pod opted out"
     if pod.annotations is not None and MIRROR in pod.annotations:
         return "mirror pod"

@@ -55,7 +55,7 @@ def build_report(
         warnings.append(distrusted)
     if table is None:
         warnings.append(f"namespace {pod.namespace} is not labelled {labels.INJECT}=enabled")
-    elif pod.labels.get(labels.INJECT) == labels.DISABLED:
+    elif labels.opted_out(pod.labels):
         warnings.append(f"the pod is labelled {labels.INJECT}=disabled")
     containers = []
     for container in pod.containers:
