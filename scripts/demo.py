@@ -3,8 +3,8 @@
 As root: a one-node cluster (scripts/node, scripts/images) in a network namespace of its own, a
 private registry in it, pullpass installed with `helm install charts/pullpass` from its own image,
 then examples/ applied. It prints the pod pullpass served (Running, `Successfully pulled image`)
-next to a control pod outside pullpass's scope (the registry's refusal), then turns secretless
-mode on next to the webhook and shows a pod that names no Secret pulled by the kubelet's plugin.
+next to a control pod outside pullpass's scope (the registry's refusal), then switches to
+secretless mode alone and shows a pod that names no Secret pulled by the kubelet's plugin.
 
 Without root: what the node needs, then today's control-plane result: the Pod as the user wrote
 it next to the Pod the API server stored, with pullpass registered as its webhook.
@@ -208,23 +208,21 @@ def show_pod(kubectl: Kubectl, namespace: str, pod: str, title: str) -> tuple[st
 
 
 def secretless_demo(installed: release.Release, kubectl: Kubectl) -> bool:
-    """Secretless mode next to the webhook: the kubelet's plugin asks pullpass for a pod the
-    webhook leaves alone (opted out), so the pod names nothing and no copy is made for it."""
+    """Secretless mode alone (the webhook off, so nothing can name a Secret in the pod): the
+    kubelet's plugin asks pullpass for the pod. The webhook's opt-out label would hold in this
+    mode too, so turning the webhook off is what shows the plugin's work."""
     say()
-    say("6/6 secretless mode next to it: helm upgrade --set credentialProvider.enabled=true;")
-    say("    the kubelet's plugin asks pullpass with the pod's token (docs/secretless.md)")
-    installed.upgrade(*release.SECRETLESS)
+    say("6/6 secretless mode alone: helm upgrade --set credentialProvider.enabled=true \\")
+    say("    --set webhook.enabled=false; the kubelet's plugin asks pullpass with the pod's token")
+    say("    (docs/secretless.md)")
+    installed.upgrade(*release.SECRETLESS, "webhook.enabled=false")
     installed.write_plugin_settings()
     registry = installed.node.registry
     image = registry.copy(BUSYBOX, f"{registry.host}/secretless/hello:1")
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {
-            "name": "hello-secretless",
-            "namespace": "team-a",
-            "labels": {"pullpass.io/inject": "disabled"},
-        },
+        "metadata": {"name": "hello-secretless", "namespace": "team-a"},
         "spec": {
             "terminationGracePeriodSeconds": 0,
             "containers": [{"name": "app", "image": image, "command": ["sh", "-c", "sleep 3600"]}],
@@ -232,7 +230,7 @@ def secretless_demo(installed: release.Release, kubectl: Kubectl) -> bool:
     }
     kubectl.apply(pod)
     phase, events = show_pod(
-        kubectl, "team-a", "hello-secretless", "opted out of the webhook: secretless mode served it"
+        kubectl, "team-a", "hello-secretless", "no webhook: secretless mode served it"
     )
     stored = kubectl.json("get", "pod", "hello-secretless", "-n", "team-a")
     return (

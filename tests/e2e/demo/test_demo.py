@@ -59,7 +59,7 @@ def test_demo_shows_the_real_thing() -> None:
     assert "logs: hello from a private image" in served
     assert "imagePullSecrets: []   phase: Pending" in control
     assert "authorization failed: no basic auth credentials" in control
-    # Secretless mode next to it: the pod names nothing, the kubelet's plugin got the login.
+    # Secretless mode alone: the pod names nothing, the kubelet's plugin got the login.
     assert "imagePullSecrets: []   phase: Running" in secretless
     assert 'Successfully pulled image "127.0.0.1:5000/secretless/hello:1"' in secretless
     assert "left behind" not in stdout
