@@ -54,6 +54,24 @@ def test_pullpass_serves_credentials_with_the_clusters_client_ca(objects: list[M
     } in role["rules"]
 
 
+def pod_rules(objects: list[Manifest]) -> list[dict[str, Any]]:
+    return [r for r in one(objects, "ClusterRole", RELEASE)["rules"] if r["resources"] == ["pods"]]
+
+
+def test_pullpass_may_get_pods_for_their_opt_out_and_no_more(
+    objects: list[Manifest], helm_path: str
+) -> None:
+    """The exchange reads the token's pod (one GET); the pending-pods watch keeps its own rule,
+    and with repair on its rule already holds `get`, so no second one is granted."""
+    get = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}
+    watch = {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
+    assert pod_rules(objects) == [watch, get]
+    assert pod_rules(render({**SECRETLESS, "detectMissing": {"enabled": False}})) == [get]
+    repair = pod_rules(render({**SECRETLESS, "repair": {"enabled": True}}))
+    assert repair == [{**get, "verbs": ["get", "list", "watch"]}]
+    assert pod_rules(render({})) == [watch]
+
+
 def test_nodes_and_only_nodes_may_request_the_audience(objects: list[Manifest]) -> None:
     name = f"{RELEASE}-credentials-audience"
     role = one(objects, "ClusterRole", name)
