@@ -1,7 +1,9 @@
 """HTTP/1.1 written and read by hand over a socket, for tests that stop a request half-way or
-watch the server close a connection: no client library allows either."""
+watch the server close a connection: no client library allows either; and the answer of a
+scripted server written by hand."""
 
 import ssl
+from http.server import BaseHTTPRequestHandler
 
 
 def request_bytes(body: bytes, extra: str = "") -> bytes:
@@ -37,3 +39,12 @@ def closed_by_server(sock: ssl.SSLSocket) -> bool:
         return sock.recv(1) == b""
     except (ConnectionError, ssl.SSLError):
         return True
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+    """A JSON answer from a scripted `http.server` handler, with its length."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

@@ -16,6 +16,7 @@ import pytest
 
 from localcluster.certificates import issue, new_ca, write_pair
 from localcluster.kubectl import Kubectl
+from tests.kit.raw_http import send_json
 
 SIDECAR_IMAGE = "sidecar.registry.example/tools/sidecar:1"
 SELECTOR = {"pullpass-e2e/sidecar": "yes"}
@@ -45,11 +46,7 @@ class _AddSidecar(BaseHTTPRequestHandler):
         body = json.dumps(
             {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
         ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, 200, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the test asserts on what the API server stored."""
