@@ -4,7 +4,9 @@ The kubelet's credential provider plugin sends the image and a ServiceAccount to
 pod being pulled for. pullpass answers only when three facts agree: the API server vouches for
 the token with pullpass's audience (a TokenReview), the token is bound to a pod on a node, and
 the caller's client certificate names that same node's kubelet. A token alone, copied out of a
-pod or minted with `kubectl create token`, is therefore worth nothing.
+pod or minted with `kubectl create token`, is therefore worth nothing. The pod itself, read back
+and matched by uid, may carry the webhook's opt-out label: then the answer is empty, so both
+modes leave the same pods alone.
 """
 
 from collections.abc import Mapping
@@ -47,6 +49,7 @@ class Identity:
     namespace: str
     service_account: str
     pod: str
+    pod_uid: str
     node: str
 
 
@@ -103,17 +106,31 @@ def identity_from_review(review: Mapping[str, Any], audience: str) -> Identity:
     namespace, _, account = username[len(SERVICE_ACCOUNT_PREFIX) :].partition(":")
     extra = user.get("extra") or {}
     pod = _single(extra, "pod-name")
+    pod_uid = _single(extra, "pod-uid")
     node = _single(extra, "node-name")
-    if not pod:
+    if not pod or not pod_uid:
         raise Refused("not-pod-bound", "the token is not bound to a pod")
     if not node:
         raise Refused("not-pod-bound", "the token is not bound to a node")
-    return Identity(namespace, account, pod, node)
+    return Identity(namespace, account, pod, pod_uid, node)
 
 
 def check_node(identity: Identity, caller_node: str) -> None:
     if identity.node != caller_node:
         raise Refused("other-node", f"the pod is on node {identity.node}, not the caller's")
+
+
+def bound_pod_labels(identity: Identity, pod: Mapping[str, Any] | None) -> Mapping[str, str]:
+    """The labels of the pod the token is bound to, read back by name; Refused when it is gone.
+
+    A pod deleted since, or re-created under the same name (another uid), is not the token's:
+    its labels say nothing about the pull the token was issued for.
+    """
+    metadata = (pod or {}).get("metadata") or {}
+    if metadata.get("uid") != identity.pod_uid:
+        raise Refused("pod-gone", f"the token's pod {identity.pod} no longer exists")
+    labels: Mapping[str, str] = metadata.get("labels") or {}
+    return labels
 
 
 def _single(extra: Mapping[str, Any], name: str) -> str:

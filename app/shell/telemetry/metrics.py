@@ -78,7 +78,7 @@ REPAIR_EVICTIONS = Counter(
 CREDENTIAL_ANSWERS = Counter(
     "pullpass_credential_answers_total",
     "Secretless mode: answers to the kubelet's credential provider, by outcome (granted, none: "
-    "no credential in scope matches, refused, bad, error) and reason.",
+    "no credential in scope matches or the pod opted out, refused, bad, error) and reason.",
     ["outcome", "reason"],
 )
 CREDENTIAL_SECONDS = Histogram(

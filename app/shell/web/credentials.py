@@ -1,11 +1,13 @@
 """Secretless mode's exchange: a kubelet's credential request in, the in-scope logins out.
 
-The decisions are the core's (`exchange`, the index's match tables, `registry_auth`); this
-module makes the two kinds of API call they need, a TokenReview for the pod's token and a read of
-each matching Secret, and logs and counts every answer. Secrets are read per request, so a
-changed password is in the very next answer; nothing of their data is kept or logged.
+The decisions are the core's (`exchange`, the index's match tables, `registry_auth`, the pod
+opt-out in `labels`); this module makes the three kinds of API call they need, a TokenReview for
+the pod's token, a read of the pod it is bound to and a read of each matching Secret, and logs
+and counts every answer. Secrets are read per request, so a changed password is in the very next
+answer; nothing of their data is kept or logged.
 """
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -15,11 +17,14 @@ from typing import Any
 from kubernetes.client import ApiClient, AuthenticationV1Api, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
+from app.core import labels
 from app.core.admission import respond
 from app.core.credentials.dockercfg import BadDockerConfig
 from app.core.credentials.exchange import (
     BadExchange,
+    Identity,
     Refused,
+    bound_pod_labels,
     check_node,
     identity_from_review,
     node_of_caller,
@@ -35,15 +40,20 @@ from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.credentials")
 
-ReadSecret = Callable[[str, str], dict[str, Any] | None]
+ReadObject = Callable[[str, str], dict[str, Any] | None]
 Review = Callable[[dict[str, Any]], dict[str, Any]]
+# The pod read and the rest of the answer must fit in the plugin's own timeout
+# (credentialProvider.timeoutSeconds, 3 s), after which the kubelet pulls without it; the read
+# itself takes milliseconds. One attempt: urllib3's default three retries would make it 8 s.
+POD_READ_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class Exchange:
     index: Index
     review: Review
-    read_secret: ReadSecret
+    read_secret: ReadObject
+    read_pod: ReadObject
     audience: str
     cache_seconds: int
 
@@ -84,11 +94,28 @@ class Exchange:
         }
         table = self.index.table(identity.namespace)
         matches = table.match(request.image).matches if table is not None else ()
+        if matches and self._opted_out(identity):
+            fields["credentials"] = []
+            # Not cached: the kubelet keys its cache by ServiceAccount, and another pod of the
+            # same account that did not opt out must be answered afresh.
+            return 200, response({}, 0), "none", "opted-out", fields
         auth = self._logins(matches)
         fields["credentials"] = sorted({f"{m.credential.source.ref}" for m in matches})
         outcome = "granted" if auth else "none"
         reason = "" if auth else ("not-enabled" if table is None else "no-match")
         return 200, response(auth, self.cache_seconds), outcome, reason, fields
+
+    def _opted_out(self, identity: Identity) -> bool:
+        """The webhook's pod opt-out, read from the token's pod: one GET, and only when there is
+        something to give. A pod that is gone is refused (the core's `bound_pod_labels`); a read
+        that fails or times out raises, and the request is answered 503 like any API failure:
+        the kubelet pulls without credentials and asks again at its next attempt. Serving a pod
+        pullpass cannot check could hand a credential to a pod that opted out; not serving it
+        fails only this pull, as an unreachable API server already fails the TokenReview.
+        """
+        return labels.opted_out(
+            bound_pod_labels(identity, self.read_pod(identity.namespace, identity.pod))
+        )
 
     def _logins(self, matches: tuple[Match, ...]) -> dict[str, tuple[str, str]]:
         """One login per registry key, the first in scope order (namespace, project, cluster):
@@ -120,12 +147,24 @@ def cluster_exchange(api: ApiClient, index: Index, audience: str, cache_seconds:
     def review(body: dict[str, Any]) -> dict[str, Any]:
         return call_json(authentication.create_token_review, body)
 
-    def read_secret(namespace: str, name: str) -> dict[str, Any] | None:
+    read_secret = _reader(core.read_namespaced_secret)
+    once = copy.deepcopy(api.configuration)
+    once.retries = False
+    read_pod = _reader(
+        CoreV1Api(ApiClient(once)).read_namespaced_pod, _request_timeout=POD_READ_SECONDS
+    )
+    return Exchange(index, review, read_secret, read_pod, audience, cache_seconds)
+
+
+def _reader(read: Callable[..., Any], **params: Any) -> ReadObject:
+    """A read by namespace and name that answers None for an object that does not exist."""
+
+    def read_object(namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return call_json(core.read_namespaced_secret, name, namespace)
+            return call_json(read, name, namespace, **params)
         except ApiException as error:
             if error.status == 404:
                 return None
             raise
 
-    return Exchange(index, review, read_secret, audience, cache_seconds)
+    return read_object

@@ -121,8 +121,14 @@ def apply(kubectl: Kubectl, directory: Path, manifest: dict[str, Any]) -> None:
     kubectl("apply", "-f", str(write_manifest(directory, name, manifest)))
 
 
-def pod_with(namespace: str, name: str, image: str, policy: str = "Always") -> dict[str, Any]:
-    manifest = busybox_pod(namespace, name, image)
+def pod_with(
+    namespace: str,
+    name: str,
+    image: str,
+    policy: str = "Always",
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    manifest = busybox_pod(namespace, name, image, labels=labels)
     manifest["spec"]["containers"][0]["imagePullPolicy"] = policy
     return manifest
 
@@ -184,6 +190,52 @@ def test_a_pod_pulls_with_no_secret_in_its_namespace_and_none_named(
     second = namespaces.create("secretless-same", labels={"pullpass.io/project": name})
     apply(kubectl, tmp_path, pod_with(second, "cached", image, policy="IfNotPresent"))
     wait_running(kubectl, second, "cached")
+
+
+def test_a_pod_that_opted_out_is_refused_while_its_neighbour_pulls(
+    secretless: Release,
+    project: tuple[str, str, str, str, str],
+    kubectl: Kubectl,
+    tmp_path: Path,
+) -> None:
+    """The webhook's pod opt-out holds in secretless mode: pullpass reads the token's pod and
+    answers nothing for it. That answer is not cached, so a pod of the same ServiceAccount and
+    image right after it is asked about afresh, and pulls."""
+    _, namespace, image, _, _ = project
+    opted_out = pod_with(namespace, "opted-out", image, labels={"pullpass.io/inject": "disabled"})
+    apply(kubectl, tmp_path, opted_out)
+    pod, seen = wait_pull_failure(kubectl, namespace, "opted-out")
+    assert pull_secrets(pod) == []
+    assert any(REFUSED in e or UNAUTHORIZED in e for e in seen), seen
+    eventually(
+        lambda: opted_out_logged(secretless.logs(), namespace),
+        30,
+        "pullpass's log of the opted-out answer",
+    )
+    # Gone before the neighbour pulls: the kubelet's cache of the neighbour's answer (per image
+    # and ServiceAccount, CACHE_SECONDS) would otherwise serve the opted-out pod's next retry.
+    kubectl("delete", "pod", "opted-out", "-n", namespace, "--wait=true")
+    apply(kubectl, tmp_path, pod_with(namespace, "neighbour", image))
+    pod = wait_running(kubectl, namespace, "neighbour")
+    assert pull_secrets(pod) == []
+
+
+def opted_out_logged(logs: str, namespace: str) -> bool:
+    """A `credentials none` line for the pod `opted-out` of `namespace`, reason `opted-out`."""
+    wanted = {
+        "msg": "credentials none",
+        "reason": "opted-out",
+        "namespace": namespace,
+        "pod": "opted-out",
+    }
+    for line in logs.splitlines():
+        try:
+            entry = json.loads(line[line.index("{") :])
+        except ValueError:
+            continue
+        if wanted.items() <= entry.items():
+            return True
+    return False
 
 
 def test_a_changed_password_reaches_the_next_pull_within_the_cache_bound(
