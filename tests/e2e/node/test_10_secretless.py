@@ -358,8 +358,8 @@ def test_the_plugins_time_per_call(
     assert granted["cacheDuration"] == f"{CACHE_SECONDS}s"
     assert list(granted["auth"]) == [registry_prefix(image)]
     report(
-        "secretless: plugin per call (exec, TLS with the node's certificate, TokenReview, Secret "
-        f"read), 20 calls: median {statistics.median(times) * 1000:.0f} ms, "
+        "secretless: plugin per call (exec, TLS with the node's certificate, TokenReview, pod "
+        f"read, Secret read), 20 calls: median {statistics.median(times) * 1000:.0f} ms, "
         f"max {max(times) * 1000:.0f} ms"
     )
 
