@@ -54,6 +54,15 @@ def test_pullpass_serves_credentials_with_the_clusters_client_ca(objects: list[M
     } in role["rules"]
 
 
+def test_the_webhooks_exclusions_reach_secretless_mode_too(helm_path: str) -> None:
+    values = {**SECRETLESS, "detectMissing": {"enabled": False}}
+    values["webhook"] = {"excludeNamespaces": ["legacy"]}
+    args = container(render(values))["args"]
+    parsed = cli.parse([*args, "--kubeconfig=k"])
+    assert parsed.unserved_namespaces == ["kube-system", NAMESPACE, "legacy"]
+    assert not parsed.detect_missing
+
+
 def pod_rules(objects: list[Manifest]) -> list[dict[str, Any]]:
     return [r for r in one(objects, "ClusterRole", RELEASE)["rules"] if r["resources"] == ["pods"]]
 

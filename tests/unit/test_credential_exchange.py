@@ -5,6 +5,7 @@ the index is the one the webhook decides from, so both modes give a pod the same
 """
 
 import base64
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -287,6 +288,18 @@ def test_a_pod_outside_the_scope_gets_no_login(namespace_name: str) -> None:
     assert orjson.loads(body)["auth"] == {}
 
 
+def test_a_namespace_the_webhook_never_serves_gets_nothing_here() -> None:
+    cluster = Cluster(reviewed("team-a"))
+    before = answers("none", "unserved")
+    served = exchange(cluster)
+    unserved = dataclasses.replace(served, unserved=frozenset({"team-a"}))
+    status, body = unserved.answer(request_body(), CALLER)
+    assert (status, orjson.loads(body)["auth"]) == (200, {})
+    assert answers("none", "unserved") == before + 1
+    assert (cluster.pod_reads, cluster.secret_reads) == ([], [])
+    assert orjson.loads(served.answer(request_body(), CALLER)[1])["auth"] != {}
+
+
 def test_a_token_for_a_pod_on_another_node_is_refused() -> None:
     status, body = exchange(Cluster(reviewed("team-a", node="node-2"))).answer(
         request_body(), CALLER
@@ -443,7 +456,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Exchange]:
     thread.start()
     configuration = Configuration()
     configuration.host = f"http://127.0.0.1:{server.server_port}"
-    yield cluster_exchange(ApiClient(configuration), indexed(), DEFAULT_AUDIENCE, 30)
+    yield cluster_exchange(ApiClient(configuration), indexed(), DEFAULT_AUDIENCE, 30, ())
     server.shutdown()
     server.server_close()
 

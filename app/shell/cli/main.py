@@ -352,8 +352,9 @@ def _leader_options(serve: argparse.ArgumentParser) -> None:
         "--unserved-namespaces",
         type=_hosts,
         metavar="NS[,NS...]",
-        help="detect-missing: namespaces the API server never asks pullpass about "
-        "(the webhook's exclusions), comma-separated; their pods are not judged",
+        help="namespaces the API server never asks the webhook about (its exclusions), "
+        "comma-separated: detect-missing does not judge their pods, and secretless mode "
+        "gives their pods nothing",
     )
 
 

@@ -95,7 +95,11 @@ def serve(args: argparse.Namespace) -> int:
     secretless = None
     if args.credentials_port is not None and api is not None:
         exchange = cluster_exchange(
-            api, index, args.credentials_audience, args.credentials_cache_seconds
+            api,
+            index,
+            args.credentials_audience,
+            args.credentials_cache_seconds,
+            args.unserved_namespaces or (),
         )
         secretless = (exchange, _client_verifying(args))
     # uvloop's event loop and TLS transport roughly double the reviews per second on one core.

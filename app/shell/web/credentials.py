@@ -10,7 +10,7 @@ answer; nothing of their data is kept or logged.
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,9 @@ class Exchange:
     read_pod: ReadObject
     audience: str
     cache_seconds: int
+    # Namespaces the webhook is never called for (kube-system, the release namespace and the
+    # chart's `webhook.excludeNamespaces`): the same decision gives them nothing here.
+    unserved: frozenset[str] = frozenset()
 
     def answer(self, body: bytes, caller: str | None) -> tuple[int, bytes]:
         """Status and body for one request from the plugin; blocking (API calls)."""
@@ -92,6 +95,9 @@ class Exchange:
             "node": node,
             "image": request.image,
         }
+        if identity.namespace in self.unserved:
+            fields["credentials"] = []
+            return 200, response({}, self.cache_seconds), "none", "unserved", fields
         table = self.index.table(identity.namespace)
         matches = table.match(request.image).matches if table is not None else ()
         if matches and self._opted_out(identity):
@@ -140,7 +146,9 @@ class Exchange:
         return auth
 
 
-def cluster_exchange(api: ApiClient, index: Index, audience: str, cache_seconds: int) -> Exchange:
+def cluster_exchange(
+    api: ApiClient, index: Index, audience: str, cache_seconds: int, unserved: Iterable[str]
+) -> Exchange:
     core = CoreV1Api(api)
     authentication = AuthenticationV1Api(api)
 
@@ -153,7 +161,9 @@ def cluster_exchange(api: ApiClient, index: Index, audience: str, cache_seconds:
     read_pod = _reader(
         CoreV1Api(ApiClient(once)).read_namespaced_pod, _request_timeout=POD_READ_SECONDS
     )
-    return Exchange(index, review, read_secret, read_pod, audience, cache_seconds)
+    return Exchange(
+        index, review, read_secret, read_pod, audience, cache_seconds, frozenset(unserved)
+    )
 
 
 def _reader(read: Callable[..., Any], **params: Any) -> ReadObject:
