@@ -394,14 +394,19 @@ def test_an_auth_keeps_every_colon_after_the_first_in_the_password() -> None:
     assert dockercfg.decode_auth(base64.b64encode(b"u:p:q").decode().rstrip("=")) == ("u", "p:q")
 
 
-@pytest.mark.parametrize("field", ["YTpi=", "YTpi==", "YTpi====", "YTo==", "YQ=", "="])
+@pytest.mark.parametrize("field", ["YTpi=", "YTpi==", "YTpi====", "YTo==", "YQ=", "=", "YT*pi==="])
 def test_an_auth_with_more_padding_than_its_last_quantum_needs_is_refused(field: str) -> None:
-    """Go's StdEncoding refuses "YTpi=" (illegal data at byte 4); Python's b64decode reads it."""
+    """Go's StdEncoding refuses "YTpi=" (illegal data at byte 4), and "YT*pi===" (at byte 2);
+    Python's b64decode reads both unless it validates."""
     assert dockercfg.decode_auth(field) is None
 
 
-@pytest.mark.parametrize(("field", "login"), [("YTpi", ("a", "b")), ("YTo=", ("a", ""))])
+@pytest.mark.parametrize(
+    ("field", "login"),
+    [("YTpi", ("a", "b")), ("YTo=", ("a", "")), ("dTpwXX==", ("u", "p]"))],
+)
 def test_an_auth_with_the_padding_it_needs_or_none_is_read(field: str, login: Any) -> None:
+    """ "dTpwXX==" has non-zero bits past its last byte: Go's StdEncoding (not Strict) reads it."""
     assert dockercfg.decode_auth(field) == login
 
 
