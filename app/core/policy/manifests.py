@@ -47,7 +47,7 @@ def _string(max_length: int) -> _Object:
     return {"type": "string", "maxLength": max_length}
 
 
-# A host has at most HOST_LENGTH / 2 + 1 labels.
+# A key's label count: a host regex within HOST_LENGTH has fewer labels than characters.
 _LABELS = {"type": "integer", "minimum": 0, "maximum": HOST_LENGTH}
 
 
