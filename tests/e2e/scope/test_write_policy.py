@@ -38,6 +38,19 @@ def _token(installation: Installation) -> Kubectl:
     return Kubectl(installation.kubeconfig)
 
 
+def _project_copy(
+    kubectl: Kubectl, installation: Installation, passwords: Passwords, prefix: str
+) -> tuple[str, str, dict[str, Any]]:
+    """A project source in the credentials namespace and its copy in a new project namespace:
+    (that namespace, the source's name, the copy)."""
+    project = unique(prefix)
+    namespace = create_namespace(kubectl, unique(prefix), labels={PROJECT: project})
+    name = unique(f"{prefix}-reg")
+    home = installation.credentials_namespace
+    apply_registry_secret(kubectl, passwords, home, name, REGISTRY, {PROJECT: project})
+    return namespace, name, wait_copies(kubectl, home, name, {namespace})[namespace]
+
+
 def _refused(done: subprocess.CompletedProcess[str]) -> None:
     """The API server refused the write, and it was the policy, not RBAC, that did."""
     assert done.returncode != 0, f"the write was allowed: {done.stdout}"
@@ -189,12 +202,8 @@ def test_copies_go_only_into_enabled_namespaces_and_carry_no_scope(
 def test_a_copy_in_a_namespace_no_longer_enabled_cannot_be_updated_but_is_deleted(
     kubectl: Kubectl, pullpass: Pullpass, installation: Installation, passwords: Passwords
 ) -> None:
-    project = unique("gone")
-    namespace = create_namespace(kubectl, unique("gone"), labels={PROJECT: project})
-    name = unique("gone-reg")
+    namespace, name, copy = _project_copy(kubectl, installation, passwords, "gone")
     home = installation.credentials_namespace
-    apply_registry_secret(kubectl, passwords, home, name, REGISTRY, {PROJECT: project})
-    copy = wait_copies(kubectl, home, name, {namespace})[namespace]
     token = _token(installation)
     # Stop the leader, so that the copy stays while the namespace is disabled.
     installation.stop_all()
@@ -208,12 +217,8 @@ def test_a_copy_in_a_namespace_no_longer_enabled_cannot_be_updated_but_is_delete
 def test_a_copy_cannot_be_taken_over_by_stripping_its_label(
     kubectl: Kubectl, pullpass: Pullpass, installation: Installation, passwords: Passwords
 ) -> None:
-    project = unique("strip")
-    namespace = create_namespace(kubectl, unique("strip"), labels={PROJECT: project})
-    name = unique("strip-reg")
+    namespace, name, copy = _project_copy(kubectl, installation, passwords, "strip")
     home = installation.credentials_namespace
-    apply_registry_secret(kubectl, passwords, home, name, REGISTRY, {PROJECT: project})
-    copy = wait_copies(kubectl, home, name, {namespace})[namespace]
     token = _token(installation)
 
     released = json.loads(json.dumps(copy))
