@@ -566,23 +566,22 @@ def _host(credential: int, key: int) -> str:
     return f"r{credential}k{key}.registry.example"
 
 
+def _secret(name: str, hosts: Iterable[str]) -> dict[str, Any]:
+    """A dockerconfigjson Secret in ON with a login for each of `hosts`."""
+    auth = base64.b64encode(b"bench:not-a-password").decode()
+    config = {"auths": {host: {"auth": auth} for host in hosts}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/dockerconfigjson",
+        "metadata": {"name": name, "namespace": ON},
+        "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
+    }
+
+
 def _extra_credentials(count: int, keys: int) -> list[dict[str, Any]]:
     """`count` dockerconfigjson Secrets beyond the fixtures' 5, each with `keys` exact hosts."""
-    auth = base64.b64encode(b"bench:not-a-password").decode()
-    out = []
-    for i in range(count):
-        config = {"auths": {_host(i, k): {"auth": auth} for k in range(keys)}}
-        data = base64.b64encode(json.dumps(config).encode()).decode()
-        out.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "type": "kubernetes.io/dockerconfigjson",
-                "metadata": {"name": f"bench-extra-{i}", "namespace": ON},
-                "data": {".dockerconfigjson": data},
-            }
-        )
-    return out
+    return [_secret(f"bench-extra-{i}", (_host(i, k) for k in range(keys))) for i in range(count)]
 
 
 def _images(containers: int, extra: int, keys: int) -> list[str]:
@@ -595,11 +594,13 @@ def _images(containers: int, extra: int, keys: int) -> list[str]:
 
 ON, REF, OFF, POL = "team-00000", "cost-reference", "cost-off", "cost-policy"
 KYV, FLOOR, LEAN = "cost-kyverno", "cost-floor", "cost-policy-lean"
+WARN = "cost-policy-warn"
 # Every sample round creates one pod in each, in rotating order.
 CONDITIONS = {
     ON: "pullpass called",
     REF: "Go reference called",
     POL: "policy mode (no webhook)",
+    WARN: "policy mode, a warning possible",
     LEAN: "policy mode without its warnings policy",
     KYV: "Kyverno sample policy",
     FLOOR: "one-name MutatingAdmissionPolicy (the floor)",
@@ -793,11 +794,16 @@ def _cost_setup(
     reference_objects.write_text(json.dumps(_listed(moved)))
     policy_labels = {**team["metadata"].get("labels", {}), POLICY_LABEL: "enabled"}
     lean_labels = {**policy_labels, POLICY_LABEL: "lean"}
+    # A registry only the unserved namespace has a credential for: the policy namespaces hold a
+    # copy too, so every key of the cluster is in their scope and no warning can arise there
+    # (the warnings policy is skipped), except in WARN, which lacks it and is evaluated.
+    elsewhere = _secret("bench-elsewhere", ["elsewhere.registry.example"])
     for obj in [
         _namespace(CREDENTIALS_NAMESPACE),
         _namespace(OFF),
         _namespace(REF, {REF_LABEL: "enabled"}),
         _namespace(POL, policy_labels),
+        _namespace(WARN, policy_labels),
         _namespace(LEAN, lean_labels),
         _namespace(KYV, {KYVERNO_LABEL: "enabled"}),
         _namespace(KYVERNO_NAMESPACE),
@@ -806,7 +812,11 @@ def _cost_setup(
         *secrets,
         *moved,
         *_moved(secrets, POL),
+        *_moved(secrets, WARN),
         *_moved(secrets, LEAN),
+        *_moved([elsewhere], OFF),
+        *_moved([elsewhere], POL),
+        *_moved([elsewhere], LEAN),
         *_moved(secrets, KYV),
     ]:
         api.create(obj)
@@ -982,6 +992,7 @@ def _cost_report(
             "pullpass": _added(times, ON, OFF),
             "reference": _added(times, REF, OFF),
             "policy_mode": _added(times, POL, OFF),
+            "policy_mode_warning_possible": _added(times, WARN, OFF),
             "policy_mode_without_warnings": _added(times, LEAN, OFF),
             "floor_policy": _added(times, FLOOR, OFF),
             "pullpass_over_reference": _added(times, ON, REF),

@@ -31,7 +31,7 @@ from app.core.policy.compile import (
 )
 from app.core.policy.glob_regex import NeverMatches, label_regex
 from app.core.policy.manifests import MAX_ENTRIES, MAX_KEYS
-from app.core.policy.parameters import anywhere, desired, namespace_spec, shared_spec
+from app.core.policy.parameters import anywhere, desired, namespace_spec, quiet, shared_spec
 
 CASES: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "data" / "keyring_cases.json").read_text(encoding="utf-8")
@@ -226,9 +226,39 @@ def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
     assert shared["anywhere"] == index_keys(anywhere([own, cluster]))
     assert sorted(shared["anywhere"]["exact"]) == ["ghcr.io", "quay.io"]
     assert shared["covered"] == {"pullpass-system": True, "team": True}
-    assert list(shared["scopes"]["team"]["exact"]) == ["quay.io", "ghcr.io"]
-    assert shared["scopes"]["pullpass-system"] == index_keys([])
+    # Every key of the cluster is in team's scope: no warning can arise there, so the warnings
+    # policy skips it and needs no keys of it; fresh and pullpass-system lack ghcr.io.
+    assert shared["quiet"] == {"team": True}
+    assert shared["scopes"] == {"pullpass-system": index_keys([])}
     assert wanted[("team", "pullpass")]["anywhere"] == index_keys([])
+    assert wanted[("team", "pullpass")]["quiet"] == {}
+
+
+def _scope(name: str, *keys: tuple[str, ...]) -> Any:
+    enabled = {"pullpass.io/inject": "enabled"}
+    dockercfg = "kubernetes.io/dockerconfigjson"
+    own = [Credential(name, f"c{i}", dockercfg, {}, {}, k) for i, k in enumerate(keys)]
+    return resolve(NamespaceInfo(name, enabled), own, [], ScopeSettings("pullpass-system"))
+
+
+def test_quiet_namespaces_have_every_key_of_the_cluster_in_scope() -> None:
+    """The same key, port and path included: a key elsewhere that only a port or a path tells
+    apart could serve an image that nothing in scope serves. Keys are compared, not the images
+    they serve: another spelling of Docker Hub's key is not looked into, and the namespace is
+    evaluated as before."""
+    keys = ("quay.io", "index.docker.io", "r.example:5000/team")
+    dockercfg = "kubernetes.io/dockerconfigjson"
+    everywhere = anywhere([Credential("x", "y", dockercfg, {}, {}, keys)])
+    resolutions = {
+        "all": _scope("all", keys[:1], keys[1:]),
+        "more": _scope("more", (*keys, "ghcr.io")),
+        "no-port": _scope("no-port", ("quay.io", "index.docker.io", "r.example/team")),
+        "no-path": _scope("no-path", ("quay.io", "index.docker.io", "r.example:5000")),
+        "hub-as-docker-io": _scope("hub-as-docker-io", ("quay.io", "docker.io", keys[2])),
+        "none": _scope("none"),
+    }
+    assert quiet(resolutions, everywhere) == ["all", "more"]
+    assert quiet(resolutions, []) == sorted(resolutions)
 
 
 def test_entries_stay_within_the_schema_bounds() -> None:

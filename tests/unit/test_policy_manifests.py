@@ -1,7 +1,7 @@
-"""Policy mode's objects: the warnings policy is optional; the shared policy's match condition
-can be evaluated where the API server evaluates it."""
+"""Policy mode's objects: the warnings policy is optional; the match conditions can be evaluated
+where the API server evaluates them."""
 
-from app.core.policy.manifests import UNCOVERED, manifests
+from app.core.policy.manifests import UNCOVERED, UNQUIET, manifests
 
 
 def kinds(objects: list[dict[str, object]]) -> list[str]:
@@ -25,4 +25,7 @@ def test_match_conditions_read_no_namespace_object() -> None:
         if p["kind"] == "MutatingAdmissionPolicy"
     }
     assert conditions == {"pullpass-namespace": [], "pullpass-shared": [UNCOVERED]}
-    assert "namespaceObject" not in UNCOVERED["expression"]
+    [warnings] = [p for p in manifests("creds", "team") if p["kind"] == "ValidatingAdmissionPolicy"]
+    assert warnings["spec"]["matchConditions"] == [UNQUIET]
+    for condition in (UNCOVERED, UNQUIET):
+        assert "namespaceObject" not in condition["expression"]

@@ -95,7 +95,7 @@ def crd() -> _Object:
         "type": "object",
         "required": [
             *("credentials", "credentialsIndex", "projects", "projectsIndex"),
-            *("cluster", "clusterIndex", "covered", "anywhere", "scopes"),
+            *("cluster", "clusterIndex", "covered", "anywhere", "scopes", "quiet"),
         ],
         "properties": {
             "credentials": _entries(),
@@ -122,6 +122,11 @@ def crd() -> _Object:
                 "type": "object",
                 "maxProperties": MAX_COVERED,
                 "additionalProperties": _index(MAX_ANYWHERE),
+            },
+            "quiet": {
+                "type": "object",
+                "maxProperties": MAX_COVERED,
+                "additionalProperties": {"type": "boolean"},
             },
         },
     }
@@ -159,6 +164,10 @@ def crd() -> _Object:
 # A match condition has no `namespaceObject`, so the shared policy's entries cannot be read in
 # one; it is skipped where they are empty, in a covered namespace.
 UNCOVERED = {"name": "uncovered", "expression": "!(request.namespace in params.spec.covered)"}
+# The warnings policy is skipped where every key in the cluster is in scope, so no image can get
+# a warning: a condition is one conversion of the pod, the validations three, and the image
+# parsing twice (validations and messages each evaluate the variables afresh).
+UNQUIET = {"name": "unquiet", "expression": "!(request.namespace in params.spec.quiet)"}
 
 
 def _shared(project_label: str, entries: bool, rancher: bool = False) -> str:
@@ -243,6 +252,7 @@ def _warning(name: str, indexes: str) -> _Object:
         "ValidatingAdmissionPolicy",
         name,
         {
+            "matchConditions": [UNQUIET],
             "variables": cel.warning_variables(indexes),
             "validations": cel.warnings(MAX_WARNINGS),
         },

@@ -2,8 +2,8 @@
 
 One spec per enabled namespace that the shared rules alone would get wrong (its whole
 resolution, webhook order), and one shared spec (the project rules keyed by project, the cluster
-rules, and those namespaces as `covered`). The leader writes them; `manifests` explains how the
-two policies use them.
+rules, those namespaces as `covered`, and the namespaces where no warning can arise as `quiet`).
+The leader writes them; `manifests` explains how the policies use them.
 """
 
 from collections.abc import Iterable, Mapping
@@ -27,7 +27,7 @@ from app.core.policy.compile import (
     index_keys,
     parameter_entries,
 )
-from app.core.policy.manifests import MAX_ANYWHERE, NAMESPACE_OBJECT, SHARED_OBJECT
+from app.core.policy.manifests import MAX_ANYWHERE, MAX_COVERED, NAMESPACE_OBJECT, SHARED_OBJECT
 
 Spec = dict[str, Any]
 
@@ -45,6 +45,29 @@ def anywhere(credentials: Iterable[Credential]) -> list[CompiledKey]:
     return ordered[:MAX_ANYWHERE]
 
 
+def _frozen(key: CompiledKey) -> tuple[object, ...]:
+    return tuple(key.values())
+
+
+def quiet(resolutions: Mapping[str, Resolution], everywhere: list[CompiledKey]) -> list[str]:
+    """The enabled namespaces with every key of `everywhere` in scope, where no image can get a
+    warning (a key that serves it somewhere serves it here), so the warnings policy is skipped;
+    past the schema's bound the rest are evaluated as before."""
+    wanted = {_frozen(k) for k in everywhere}
+    compiled: dict[tuple[str, ...], set[tuple[object, ...]]] = {}
+    out = []
+    for name, resolution in sorted(resolutions.items()):
+        in_scope: set[tuple[object, ...]] = set()
+        for credential in resolution.credentials:
+            keys = credential.source.keys
+            if keys not in compiled:
+                compiled[keys] = {_frozen(k) for k in compile_keys(keys)}
+            in_scope |= compiled[keys]
+        if wanted <= in_scope:
+            out.append(name)
+    return out[:MAX_COVERED]
+
+
 def namespace_spec(resolution: Resolution) -> Spec:
     credentials = compile_entries(resolution.credentials)
     return {
@@ -57,6 +80,7 @@ def namespace_spec(resolution: Resolution) -> Spec:
         "covered": {},
         "anywhere": index_keys([]),
         "scopes": {},
+        "quiet": {},
     }
 
 
@@ -67,8 +91,9 @@ def shared_spec(
     everywhere: list[CompiledKey] | None = None,
 ) -> Spec:
     """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong
-    (`covered`, with their keys in scope as `scopes`, for the warnings); `everywhere`:
-    `anywhere` of every credential in the cluster."""
+    (`covered`) and those where no warning can arise (`quiet`); the covered ones that are not
+    quiet have their keys in scope as `scopes`, for the warnings. `everywhere`: `anywhere` of
+    every credential in the cluster."""
     projects: dict[str, list[Scoped]] = {}
     cluster: list[Scoped] = []
     for source in sorted(sources, key=lambda c: c.name):
@@ -86,6 +111,8 @@ def shared_spec(
         if covered(r) or name == settings.credentials_namespace
     }
     cluster_entries = compile_entries(cluster)
+    silent = quiet(resolutions, everywhere or [])
+    skipped = set(silent)
     return {
         "credentials": [],
         "credentialsIndex": index_entries([]),
@@ -100,7 +127,9 @@ def shared_spec(
                 compile_keys(k for c in own[name].credentials for k in c.source.keys)[:MAX_ANYWHERE]
             )
             for name in own
+            if name not in skipped
         },
+        "quiet": dict.fromkeys(silent, True),
     }
 
 

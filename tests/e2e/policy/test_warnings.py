@@ -6,6 +6,9 @@ policy's message ("Validation failed for ValidatingAdmissionPolicy '...' with bi
 so the comparison reads from `pullpass: ` on.
 """
 
+import json
+
+from app.core.policy.manifests import SHARED_OBJECT
 from app.shell.cluster.index import Index
 from tests.e2e.policy.fixtures import (
     CREDENTIALS_NAMESPACE,
@@ -16,6 +19,7 @@ from tests.e2e.policy.fixtures import (
     secret,
 )
 from tests.e2e.policy.test_matching_tables import keyring_cases
+from tests.kit.eventually import eventually
 from tests.kit.objects import pod
 
 
@@ -85,3 +89,26 @@ def test_shared_rules_warn_and_truncate(policy_mode: PolicyCluster) -> None:
     disabled = pod("pm-warn-elsewhere", "ghcr.io/x:1", "nginx", name="p")
     assert policy_warnings(policy_mode, disabled) == []
     assert policy_mode.secrets_of(disabled) == []  # its own hub credential is not injected
+
+
+def test_a_quiet_namespace_skips_the_warnings_policy(policy_mode: PolicyCluster) -> None:
+    """The API server evaluates the warnings policy's condition on the shared object: a namespace
+    listed `quiet` gets no warnings however its pods look. The writer lists only namespaces
+    with every key of the cluster in scope (unit tests), so none of this one's would be lost;
+    here it is listed by hand to show the skip, then the writer's pass takes it back."""
+    policy_mode.write([namespace("pm-quiet"), secret("pm-quiet", "own", "quay.io")])
+    manifest = pod("pm-quiet", "quay.io/a:1", "sentinel.registry.example/x:1", name="p")
+    want = webhook_warnings(policy_mode, manifest, policy_mode.index())
+    assert len(want) == 1
+    assert policy_warnings(policy_mode, manifest) == want
+    names = policy_mode.secrets_of(manifest)
+    assert "own" in names
+    shared = ["-n", CREDENTIALS_NAMESPACE, "pullpassrules", SHARED_OBJECT]
+    stored = policy_mode.kubectl.json("get", *shared)
+    assert "pm-quiet" not in stored["spec"]["quiet"]
+    patch = json.dumps({"spec": {"quiet": {**stored["spec"]["quiet"], "pm-quiet": True}}})
+    policy_mode.kubectl("patch", *shared, "--type=merge", "-p", patch)
+    eventually(lambda: policy_warnings(policy_mode, manifest) == [], 30, "the warnings skipped")
+    assert policy_mode.secrets_of(manifest) == names
+    policy_mode.write_parameters()
+    eventually(lambda: policy_warnings(policy_mode, manifest) == want, 30, "the warnings back")
