@@ -3,7 +3,8 @@
 Two MutatingAdmissionPolicies share one CEL program (`cel`) and one parameter kind, and one
 ValidatingAdmissionPolicy with the `Warn` action reads the shared object for the warnings (it
 holds `anywhere`, every key in the cluster, and `scopes`, the keys in scope of each covered
-namespace, so a key new to the cluster is one write):
+namespace, so a key new to the cluster is one write; it is skipped in the namespaces listed
+`quiet`, where every key of the cluster is in scope):
 - `pullpass-namespace` reads the namespace's own parameter object (`pullpass` in the pod's
   namespace), which holds the namespace's whole resolution in webhook order;
 - `pullpass-shared` reads the one shared object (`pullpass-shared` in the credentials namespace),
