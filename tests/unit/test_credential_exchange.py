@@ -224,15 +224,15 @@ class Cluster:
         self.pod_reads: list[tuple[str, str]] = []
         self.secret_reads: list[tuple[str, str]] = []
 
-    def review(self, body: dict[str, Any]) -> dict[str, Any]:
+    def review(self, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         self.reviews.append(body)
         return self.review_answer
 
-    def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+    def read_pod(self, namespace: str, name: str, timeout: float) -> dict[str, Any] | None:
         self.pod_reads.append((namespace, name))
         return self.pods.get((namespace, name))
 
-    def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+    def read_secret(self, namespace: str, name: str, timeout: float) -> dict[str, Any] | None:
         self.secret_reads.append((namespace, name))
         return self.secrets.get((namespace, name))
 
@@ -389,7 +389,7 @@ def test_a_pod_that_cannot_be_read_is_not_served() -> None:
     the kubelet pulls without this answer and asks again at its next attempt."""
     cluster = Cluster(reviewed("team-a"))
 
-    def down(namespace: str, name: str) -> dict[str, Any] | None:
+    def down(namespace: str, name: str, timeout: float) -> dict[str, Any] | None:
         raise TimeoutError("read timed out")
 
     cluster.read_pod = down  # type: ignore[method-assign]
@@ -419,38 +419,48 @@ def test_the_opt_out_is_logged_like_every_answer(caplog: pytest.LogCaptureFixtur
 
 
 class ScriptedApi(BaseHTTPRequestHandler):
-    """The API server's three paths the exchange uses; `pod` says how the pod read answers."""
+    """The API server's three paths the exchange uses; `pod` says how the pod read answers
+    (opted out, `plain` or `gone`), and
+    `hang` which call takes longer than an answer may (`review`, `pod` or `secret`)."""
 
     pod = "labelled"
+    hang = ""
     pod_gets: ClassVar[list[float]] = []
+    calls: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
+        self._called("review")
         self._json(200, reviewed("team-a"))
 
     def do_GET(self) -> None:
         if self.path == "/api/v1/namespaces/team-a/pods/app-1":
             ScriptedApi.pod_gets.append(time.monotonic())
-            if self.pod == "hang":
-                time.sleep(1.5)
+            self._called("pod")
             if self.pod == "gone":
                 self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
             else:
-                self._json(200, bound_pod(OPT_OUT))
+                self._json(200, bound_pod(OPT_OUT if self.pod == "labelled" else None))
         else:
+            self._called("secret")
             self._json(200, OBJECTS[-1])
+
+    def _called(self, call: str) -> None:
+        ScriptedApi.calls.append(call)
+        if self.hang == call:
+            time.sleep(1.5)
 
     def _json(self, status: int, body: dict[str, Any]) -> None:
         send_json(self, status, orjson.dumps(body))
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test reads what it needs from `pod_gets`."""
+        """Quiet: the test reads what it needs from `pod_gets` and `calls`."""
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Exchange]:
-    monkeypatch.setattr(credentials, "POD_READ_SECONDS", 0.3)
-    ScriptedApi.pod_gets = []
+    monkeypatch.setattr(credentials, "ANSWER_SECONDS", 0.6)
+    ScriptedApi.pod_gets, ScriptedApi.calls = [], []
     server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedApi)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -466,6 +476,7 @@ def test_the_pod_is_read_once_and_a_slow_read_gives_up_in_time(
     api: Exchange, monkeypatch: pytest.MonkeyPatch, pod_read: str, status: int
 ) -> None:
     monkeypatch.setattr(ScriptedApi, "pod", pod_read)
+    monkeypatch.setattr(ScriptedApi, "hang", "pod" if pod_read == "hang" else "")
     began = time.monotonic()
     answered, body = api.answer(request_body(), CALLER)
     took = time.monotonic() - began
@@ -474,3 +485,20 @@ def test_the_pod_is_read_once_and_a_slow_read_gives_up_in_time(
     # One attempt (urllib3's default would retry a timed-out GET three times), within the bound.
     assert len(ScriptedApi.pod_gets) == 1
     assert took < 1.2, took
+
+
+@pytest.mark.parametrize("slow", ["review", "secret"])
+def test_every_call_of_an_answer_shares_one_time_budget(
+    api: Exchange, monkeypatch: pytest.MonkeyPatch, slow: str
+) -> None:
+    """A TokenReview or Secret read that hangs fails this answer (503) within the budget, in one
+    attempt, and nothing after it is asked: the kubelet's plugin gives up at 3 s."""
+    monkeypatch.setattr(ScriptedApi, "pod", "plain")
+    monkeypatch.setattr(ScriptedApi, "hang", slow)
+    began = time.monotonic()
+    answered, body = api.answer(request_body(), CALLER)
+    took = time.monotonic() - began
+    assert (answered, orjson.loads(body)) == (503, {"error": "cannot answer now"})
+    assert took < 1.2, took
+    assert ScriptedApi.calls.count(slow) == 1
+    assert ScriptedApi.calls[-1] == slow

@@ -40,12 +40,21 @@ from app.shell.telemetry import metrics
 
 log = logging.getLogger("pullpass.credentials")
 
-ReadObject = Callable[[str, str], dict[str, Any] | None]
-Review = Callable[[dict[str, Any]], dict[str, Any]]
-# The pod read and the rest of the answer must fit in the plugin's own timeout
-# (credentialProvider.timeoutSeconds, 3 s), after which the kubelet pulls without it; the read
-# itself takes milliseconds. One attempt: urllib3's default three retries would make it 8 s.
-POD_READ_SECONDS = 2.0
+# A read by namespace, name and the seconds it may take; a TokenReview likewise.
+ReadObject = Callable[[str, str, float], dict[str, Any] | None]
+Review = Callable[[dict[str, Any], float], dict[str, Any]]
+# Every API call of one answer together must fit in the plugin's own timeout
+# (credentialProvider.timeoutSeconds, 3 s), after which the kubelet pulls without it; each call
+# takes milliseconds. One attempt each: urllib3's default three retries would make one 8 s.
+ANSWER_SECONDS = 2.5
+
+
+def _left(deadline: float) -> float:
+    """Seconds left for the next API call of an answer; none left fails it (503)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("no time left for this answer's API calls")
+    return left
 
 
 @dataclass(frozen=True)
@@ -82,10 +91,12 @@ class Exchange:
     def _answer(
         self, body: bytes, caller: str | None
     ) -> tuple[int, bytes, str, str, dict[str, Any]]:
+        deadline = time.monotonic() + ANSWER_SECONDS
         node = node_of_caller(caller)
         request = read_request(body)
         identity = identity_from_review(
-            self.review(token_review(request.token, self.audience)), self.audience
+            self.review(token_review(request.token, self.audience), _left(deadline)),
+            self.audience,
         )
         check_node(identity, node)
         fields: dict[str, Any] = {
@@ -100,18 +111,18 @@ class Exchange:
             return 200, response({}, self.cache_seconds), "none", "unserved", fields
         table = self.index.table(identity.namespace)
         matches = table.match(request.image).matches if table is not None else ()
-        if matches and self._opted_out(identity):
+        if matches and self._opted_out(identity, deadline):
             fields["credentials"] = []
             # Not cached: the kubelet keys its cache by ServiceAccount, and another pod of the
             # same account that did not opt out must be answered afresh.
             return 200, response({}, 0), "none", "opted-out", fields
-        auth = self._logins(matches)
+        auth = self._logins(matches, deadline)
         fields["credentials"] = sorted({f"{m.credential.source.ref}" for m in matches})
         outcome = "granted" if auth else "none"
         reason = "" if auth else ("not-enabled" if table is None else "no-match")
         return 200, response(auth, self.cache_seconds), outcome, reason, fields
 
-    def _opted_out(self, identity: Identity) -> bool:
+    def _opted_out(self, identity: Identity, deadline: float) -> bool:
         """The webhook's pod opt-out, read from the token's pod: one GET, and only when there is
         something to give. A pod that is gone is refused (the core's `bound_pod_labels`); a read
         that fails or times out raises, and the request is answered 503 like any API failure:
@@ -120,10 +131,12 @@ class Exchange:
         fails only this pull, as an unreachable API server already fails the TokenReview.
         """
         return labels.opted_out(
-            bound_pod_labels(identity, self.read_pod(identity.namespace, identity.pod))
+            bound_pod_labels(
+                identity, self.read_pod(identity.namespace, identity.pod, _left(deadline))
+            )
         )
 
-    def _logins(self, matches: tuple[Match, ...]) -> dict[str, tuple[str, str]]:
+    def _logins(self, matches: tuple[Match, ...], deadline: float) -> dict[str, tuple[str, str]]:
         """One login per registry key, the first in scope order (namespace, project, cluster):
         the kubelet's provider response holds one per key."""
         auth: dict[str, tuple[str, str]] = {}
@@ -131,7 +144,7 @@ class Exchange:
             if match.key in auth:
                 continue
             source = match.credential.source
-            secret = self.read_secret(source.namespace, source.name)
+            secret = self.read_secret(source.namespace, source.name, _left(deadline))
             if secret is None:
                 continue
             try:
@@ -149,29 +162,28 @@ class Exchange:
 def cluster_exchange(
     api: ApiClient, index: Index, audience: str, cache_seconds: int, unserved: Iterable[str]
 ) -> Exchange:
-    core = CoreV1Api(api)
-    authentication = AuthenticationV1Api(api)
-
-    def review(body: dict[str, Any]) -> dict[str, Any]:
-        return call_json(authentication.create_token_review, body)
-
-    read_secret = _reader(core.read_namespaced_secret)
     once = copy.deepcopy(api.configuration)
     once.retries = False
-    read_pod = _reader(
-        CoreV1Api(ApiClient(once)).read_namespaced_pod, _request_timeout=POD_READ_SECONDS
-    )
+    single = ApiClient(once)
+    core = CoreV1Api(single)
+    authentication = AuthenticationV1Api(single)
+
+    def review(body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        return call_json(authentication.create_token_review, body, _request_timeout=timeout)
+
+    read_secret = _reader(core.read_namespaced_secret)
+    read_pod = _reader(core.read_namespaced_pod)
     return Exchange(
         index, review, read_secret, read_pod, audience, cache_seconds, frozenset(unserved)
     )
 
 
-def _reader(read: Callable[..., Any], **params: Any) -> ReadObject:
+def _reader(read: Callable[..., Any]) -> ReadObject:
     """A read by namespace and name that answers None for an object that does not exist."""
 
-    def read_object(namespace: str, name: str) -> dict[str, Any] | None:
+    def read_object(namespace: str, name: str, timeout: float) -> dict[str, Any] | None:
         try:
-            return call_json(read, name, namespace, **params)
+            return call_json(read, name, namespace, _request_timeout=timeout)
         except ApiException as error:
             if error.status == 404:
                 return None
