@@ -69,3 +69,24 @@ def test_a_command_over_objects_files_imports_no_kubernetes_client(command: str)
         [sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert ran.stdout.splitlines() == ["0 True", "[]"], ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--objects", "examples/credential.yaml"],
+        ["serve", "--admission=policy", "--objects", "examples/credential.yaml"],
+    ],
+)
+def test_serve_usage_errors_come_before_the_server_loads(argv: list[str]) -> None:
+    """A usage error is one line and exit 2 at once, not after uvicorn and the workers load."""
+    check = (
+        "import sys\n"
+        "from app.shell.cli.main import main\n"
+        f"code = main({argv!r})\n"
+        f"print(code, sorted(m for m in sys.modules if m.startswith({SERVER_ONLY!r})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "2 []"

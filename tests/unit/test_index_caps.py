@@ -137,5 +137,7 @@ def test_reviews_naming_unknown_namespaces_leave_no_table_behind() -> None:
 
 def test_serve_flags_set_every_cap() -> None:
     flags = ["--max-keys-per-secret", "7", "--max-keys-total", "70", "--max-key-length", "64"]
-    assert key_caps(cli.parse(["serve", *flags])) == KeyCaps(per_secret=7, total=70, length=64)
-    assert key_caps(cli.parse(["serve"])) == KeyCaps()
+    assert key_caps(cli.parse(["serve", "--admission=policy", *flags])) == KeyCaps(
+        per_secret=7, total=70, length=64
+    )
+    assert key_caps(cli.parse(["serve", "--admission=policy"])) == KeyCaps()

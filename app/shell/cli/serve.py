@@ -57,8 +57,6 @@ def key_caps(args: argparse.Namespace) -> KeyCaps:
 def serve(args: argparse.Namespace) -> int:
     logs.setup(args.log_level)
     policy = args.admission == "policy"
-    if policy and args.objects:
-        raise UsageError("pullpass serve: --admission=policy writes to a cluster, not --objects")
     api = None if args.objects else api_client(args.kubeconfig)
     tls = None if policy else _tls(args, api)
     index = Index(scope_settings(args), fixed=api is None, caps=key_caps(args))
@@ -114,8 +112,6 @@ def _tls(args: argparse.Namespace, api: ApiClient | None) -> ReloadingContext:
     if args.tls_secret:
         certs = _self_managed_certs(args, api or api_client(args.kubeconfig))
         args.cert_file, args.key_file = certs.cert_file, certs.key_file
-    if not args.cert_file or not args.key_file:
-        raise UsageError("pullpass serve: --cert-file and --key-file are required")
     try:
         return ReloadingContext(args.cert_file, args.key_file)
     except (OSError, ValueError) as error:
