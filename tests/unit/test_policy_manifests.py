@@ -1,7 +1,7 @@
 """Policy mode's objects: the warnings policy is optional; the match conditions can be evaluated
 where the API server evaluates them."""
 
-from app.core.policy.manifests import UNCOVERED, UNQUIET, manifests
+from app.core.policy.manifests import MAY_WARN, UNCOVERED, manifests
 
 
 def kinds(objects: list[dict[str, object]]) -> list[str]:
@@ -26,6 +26,6 @@ def test_match_conditions_read_no_namespace_object() -> None:
     }
     assert conditions == {"pullpass-namespace": [], "pullpass-shared": [UNCOVERED]}
     [warnings] = [p for p in manifests("creds", "team") if p["kind"] == "ValidatingAdmissionPolicy"]
-    assert warnings["spec"]["matchConditions"] == [UNQUIET]
-    for condition in (UNCOVERED, UNQUIET):
+    assert warnings["spec"]["matchConditions"] == [MAY_WARN]
+    for condition in (UNCOVERED, MAY_WARN):
         assert "namespaceObject" not in condition["expression"]

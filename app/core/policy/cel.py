@@ -150,16 +150,17 @@ _LISTED = (
 )
 
 
-def _parsed() -> list[tuple[str, str]]:
-    """The keyring targets of the pod's valid image references, in
-    image order: an image of a common shape (`_PLAIN`) read straight from the string, any other
-    through every step of `parse_image` and `target_of` (`_full`, `_references`,
-    `_exact_targets`) over a list of that one image."""
+def _targets(images: str) -> str:
+    """The keyring targets of `images`' valid references, in image order: an image of a common
+    shape (`_PLAIN`) read straight from the string, any other through every step of
+    `parse_image` and `target_of` (`_full`, `_references`, `_exact_targets`) over a list of that
+    one image."""
     plain, exact = _IS_PLAIN, _exact_targets(_references(_full("[img]")))
-    return [
-        ("images", _images()),
-        ("targets", f"variables.images.map(img, {plain} ? {_PLAIN_TARGET} : {exact}).flatten()"),
-    ]
+    return f"{images}.map(img, {plain} ? {_PLAIN_TARGET} : {exact}).flatten()"
+
+
+def _parsed() -> list[tuple[str, str]]:
+    return [("images", _images()), ("targets", _targets("variables.images"))]
 
 
 def _named(steps: list[tuple[str, str]]) -> list[dict[str, str]]:
@@ -202,6 +203,31 @@ def variables(entries: str, indexes: str) -> list[dict[str, str]]:
     )
 
 
+_COVERED = "request.namespace in params.spec.covered"
+# Whether a covered namespace's keys in scope serve target `t`.
+_SERVED_IN_COVERED = (
+    "(request.namespace in params.spec.scopes && "
+    f"{_serves('params.spec.scopes[request.namespace]')})"
+)
+
+
+def warning_condition() -> str:
+    """The warnings policy's match condition: false where it could warn of nothing.
+
+    Not in a `quiet` namespace, and, in a covered one, only when some image is served somewhere
+    in the cluster and not in scope: `warning_variables`' `unserved` for a covered namespace,
+    from the shared object alone. An uncovered namespace's scope comes from `namespaceObject`,
+    which a match condition cannot read, so there it holds. A false condition stops the policy
+    after one conversion of the pod, before its validations and messages convert it twice more
+    and parse its images twice (docs/performance.md, section 7).
+    """
+    warnable = f"{_serves('params.spec.anywhere')} && !{_SERVED_IN_COVERED}"
+    return (
+        "!(request.namespace in params.spec.quiet) && "
+        f"(!({_COVERED}) || {_targets(f'({_images()})')}.exists(t, {warnable}))"
+    )
+
+
 def warning_variables(indexes: str) -> list[dict[str, str]]:
     """The warning policy's variables, over the shared object: `registries`, in image order,
     once each, of the images that nothing in scope serves and some key in the cluster
@@ -210,11 +236,7 @@ def warning_variables(indexes: str) -> list[dict[str, str]]:
     In scope: a covered namespace's keys (`params.spec.scopes`), else `indexes` (its project's
     and the cluster's, as the shared mutating policy reads them).
     """
-    name = "request.namespace"
-    served = (
-        f"({name} in params.spec.covered ? ({name} in params.spec.scopes && "
-        f"{_serves(f'params.spec.scopes[{name}]')}) : ({indexes}).exists(x, {_serves('x')}))"
-    )
+    served = f"({_COVERED} ? {_SERVED_IN_COVERED} : ({indexes}).exists(x, {_serves('x')}))"
     unserved = (
         f"variables.targets.filter(t, !{served} && {_serves('params.spec.anywhere')}).map(t, t[4])"
     )

@@ -3,8 +3,9 @@
 Two MutatingAdmissionPolicies share one CEL program (`cel`) and one parameter kind, and one
 ValidatingAdmissionPolicy with the `Warn` action reads the shared object for the warnings (it
 holds `anywhere`, every key in the cluster, and `scopes`, the keys in scope of each covered
-namespace, so a key new to the cluster is one write; it is skipped in the namespaces listed
-`quiet`, where every key of the cluster is in scope):
+namespace, so a key new to the cluster is one write; its match condition skips it in the
+namespaces listed `quiet`, where every key of the cluster is in scope, and for a covered
+namespace's pods that no image of could warn of):
 - `pullpass-namespace` reads the namespace's own parameter object (`pullpass` in the pod's
   namespace), which holds the namespace's whole resolution in webhook order;
 - `pullpass-shared` reads the one shared object (`pullpass-shared` in the credentials namespace),
@@ -165,10 +166,10 @@ def crd() -> _Object:
 # A match condition has no `namespaceObject`, so the shared policy's entries cannot be read in
 # one; it is skipped where they are empty, in a covered namespace.
 UNCOVERED = {"name": "uncovered", "expression": "!(request.namespace in params.spec.covered)"}
-# The warnings policy is skipped where every key in the cluster is in scope, so no image can get
-# a warning: a condition is one conversion of the pod, the validations three, and the image
-# parsing twice (validations and messages each evaluate the variables afresh).
-UNQUIET = {"name": "unquiet", "expression": "!(request.namespace in params.spec.quiet)"}
+# The warnings policy is skipped where no image of the pod can get a warning (`cel.
+# warning_condition`): a condition is one conversion of the pod, the validations three, and the
+# image parsing twice (validations and messages each evaluate the variables afresh).
+MAY_WARN = {"name": "may-warn", "expression": cel.warning_condition()}
 
 
 def _shared(project_label: str, entries: bool, rancher: bool = False) -> str:
@@ -253,7 +254,7 @@ def _warning(name: str, indexes: str) -> _Object:
         "ValidatingAdmissionPolicy",
         name,
         {
-            "matchConditions": [UNQUIET],
+            "matchConditions": [MAY_WARN],
             "variables": cel.warning_variables(indexes),
             "validations": cel.warnings(MAX_WARNINGS),
         },

@@ -112,3 +112,43 @@ def test_a_quiet_namespace_skips_the_warnings_policy(policy_mode: PolicyCluster)
     assert policy_mode.secrets_of(manifest) == names
     policy_mode.write_parameters()
     eventually(lambda: policy_warnings(policy_mode, manifest) == want, 30, "the warnings back")
+
+
+def skipped_by_condition(cluster: PolicyCluster) -> int:
+    """How many times the API server's match condition has skipped the warnings policy: it
+    times a condition only when one is false (or fails), and none fails here."""
+    metrics = cluster.kubectl("get", "--raw", "/metrics").stdout
+    series = "apiserver_admission_match_condition_evaluation_seconds_count{"
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in metrics.splitlines()
+        if line.startswith(series) and 'name="pullpass-warnings"' in line
+    )
+
+
+def test_a_covered_namespace_skips_the_warnings_policy_when_nothing_warns(
+    policy_mode: PolicyCluster,
+) -> None:
+    """In a covered namespace the condition reads the scope from the shared object, so a pod
+    whose images are all served in scope (or served nowhere) stops at the condition, and one
+    with an image served only elsewhere gets its warning as from the webhook."""
+    policy_mode.write(
+        [
+            namespace("pm-skip-elsewhere", enabled=False),
+            secret("pm-skip-elsewhere", "other", "sentinel.registry.example"),
+            namespace("pm-skip"),
+            secret("pm-skip", "own", "quay.io"),
+        ]
+    )
+    index = policy_mode.index()
+    served = pod("pm-skip", "quay.io/a:1", "unknown.example/b:2", name="p")
+    warned = pod("pm-skip", "quay.io/a:1", "sentinel.registry.example/x:1", name="p")
+    assert webhook_warnings(policy_mode, served, index) == []
+    want = webhook_warnings(policy_mode, warned, index)
+    assert len(want) == 1
+    eventually(lambda: policy_warnings(policy_mode, warned) == want, 30, "the warning")
+    before = skipped_by_condition(policy_mode)
+    assert policy_warnings(policy_mode, served) == []
+    assert skipped_by_condition(policy_mode) == before + 1
+    assert policy_warnings(policy_mode, warned) == want
+    assert skipped_by_condition(policy_mode) == before + 1
