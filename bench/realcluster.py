@@ -594,13 +594,16 @@ def _images(containers: int, extra: int, keys: int) -> list[str]:
 
 ON, REF, OFF, POL = "team-00000", "cost-reference", "cost-off", "cost-policy"
 KYV, FLOOR, LEAN = "cost-kyverno", "cost-floor", "cost-policy-lean"
-WARN = "cost-policy-warn"
+WARN, PROJ = "cost-policy-warn", "cost-policy-project"
+# The project of PROJ, whose credentials are sources in the credentials namespace.
+PROJECT = "bench-cost-project"
 # Every sample round creates one pod in each, in rotating order.
 CONDITIONS = {
     ON: "pullpass called",
     REF: "Go reference called",
     POL: "policy mode (no webhook)",
     WARN: "policy mode, a warning possible",
+    PROJ: "policy mode, project credentials, a warning possible",
     LEAN: "policy mode without its warnings policy",
     KYV: "Kyverno sample policy",
     FLOOR: "one-name MutatingAdmissionPolicy (the floor)",
@@ -796,14 +799,21 @@ def _cost_setup(
     lean_labels = {**policy_labels, POLICY_LABEL: "lean"}
     # A registry only the unserved namespace has a credential for: the policy namespaces hold a
     # copy too, so every key of the cluster is in their scope and no warning can arise there
-    # (the warnings policy is skipped), except in WARN, which lacks it and is evaluated.
+    # (the warnings policy is skipped), except in WARN, which lacks it and is evaluated. PROJ
+    # lacks it too, and has the same credentials as its project's sources, not its own: the
+    # shared policy serves it, and the warnings policy's condition cannot tell its scope.
     elsewhere = _secret("bench-elsewhere", ["elsewhere.registry.example"])
+    sources = [
+        {**o, "metadata": {**o["metadata"], "labels": {"pullpass.io/project": PROJECT}}}
+        for o in _moved(secrets, CREDENTIALS_NAMESPACE)
+    ]
     for obj in [
         _namespace(CREDENTIALS_NAMESPACE),
         _namespace(OFF),
         _namespace(REF, {REF_LABEL: "enabled"}),
         _namespace(POL, policy_labels),
         _namespace(WARN, policy_labels),
+        _namespace(PROJ, {**policy_labels, "pullpass.io/project": PROJECT}),
         _namespace(LEAN, lean_labels),
         _namespace(KYV, {KYVERNO_LABEL: "enabled"}),
         _namespace(KYVERNO_NAMESPACE),
@@ -813,6 +823,7 @@ def _cost_setup(
         *moved,
         *_moved(secrets, POL),
         *_moved(secrets, WARN),
+        *sources,
         *_moved(secrets, LEAN),
         *_moved([elsewhere], OFF),
         *_moved([elsewhere], POL),
@@ -993,6 +1004,7 @@ def _cost_report(
             "reference": _added(times, REF, OFF),
             "policy_mode": _added(times, POL, OFF),
             "policy_mode_warning_possible": _added(times, WARN, OFF),
+            "policy_mode_project": _added(times, PROJ, OFF),
             "policy_mode_without_warnings": _added(times, LEAN, OFF),
             "floor_policy": _added(times, FLOOR, OFF),
             "pullpass_over_reference": _added(times, ON, REF),

@@ -261,6 +261,33 @@ def test_quiet_namespaces_have_every_key_of_the_cluster_in_scope() -> None:
     assert quiet(resolutions, []) == sorted(resolutions)
 
 
+def test_shared_rules_namespaces_that_can_warn_have_their_project_listed() -> None:
+    """The warnings policy's condition reads a namespace's project from `projectOf`, as the
+    shared policy reads it from the namespace's label: "" when no project source serves it."""
+    scope = ScopeSettings("pullpass-system")
+    dockercfg = "kubernetes.io/dockerconfigjson"
+    source = Credential("pullpass-system", "p", dockercfg, {"pullpass.io/project": "a"}, {}, ())
+    elsewhere = Credential("other", "x", dockercfg, {}, {}, ("elsewhere.example",))
+    resolutions = {
+        name: resolve(NamespaceInfo(name, labels), [], [source], scope)
+        for name, labels in (
+            ("in-a", {"pullpass.io/project": "a"}),
+            ("in-b", {"pullpass.io/project": "b"}),
+            ("none", {}),
+        )
+    }
+    resolutions["own"] = _scope("own", ("quay.io",))
+    shared = desired(resolutions, [source, elsewhere], scope)[
+        ("pullpass-system", "pullpass-shared")
+    ]
+    assert shared["projectOf"] == {"in-a": "a", "in-b": "", "none": ""}
+    assert "own" in shared["scopes"]
+    assert (
+        desired(resolutions, [source], scope)[("pullpass-system", "pullpass-shared")]["projectOf"]
+        == {}
+    )  # no key anywhere: every namespace is quiet
+
+
 def test_entries_stay_within_the_schema_bounds() -> None:
     """A write past a bound would fail and stall every parameter update: the rest is left out."""
     many_keys = tuple(f"r{i}.example" for i in range(MAX_KEYS + 4))

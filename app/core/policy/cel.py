@@ -209,22 +209,33 @@ _SERVED_IN_COVERED = (
     "(request.namespace in params.spec.scopes && "
     f"{_serves('params.spec.scopes[request.namespace]')})"
 )
+# Whether the keys of the project listed for the namespace, or the cluster's, serve `t`.
+_PROJECT = "params.spec.projectOf[request.namespace]"
+_SERVED_IN_PROJECT = (
+    f"(({_PROJECT} in params.spec.projectsIndex && "
+    f"{_serves(f'params.spec.projectsIndex[{_PROJECT}]')}) || "
+    f"{_serves('params.spec.clusterIndex')})"
+)
 
 
 def warning_condition() -> str:
     """The warnings policy's match condition: false where it could warn of nothing.
 
-    Not in a `quiet` namespace, and, in a covered one, only when some image is served somewhere
-    in the cluster and not in scope: `warning_variables`' `unserved` for a covered namespace,
-    from the shared object alone. An uncovered namespace's scope comes from `namespaceObject`,
-    which a match condition cannot read, so there it holds. A false condition stops the policy
-    after one conversion of the pod, before its validations and messages convert it twice more
-    and parse its images twice (docs/performance.md, section 7).
+    Not in a `quiet` namespace, and otherwise only when some image is served somewhere in the
+    cluster and not in scope (`warning_variables`' `unserved`), the scope read from the shared
+    object alone: a covered namespace's `scopes`, else its project as `projectOf` lists it and
+    the cluster's keys. A namespace not listed yet (new, or past the bound) holds: its scope
+    comes from `namespaceObject`, which a match condition cannot read. A false condition stops
+    the policy after one conversion of the pod, before its validations and messages convert it
+    twice more and parse its images twice (docs/performance.md, section 7).
     """
-    warnable = f"{_serves('params.spec.anywhere')} && !{_SERVED_IN_COVERED}"
+    anywhere = _serves("params.spec.anywhere")
+    targets = _targets(f"({_images()})")
     return (
         "!(request.namespace in params.spec.quiet) && "
-        f"(!({_COVERED}) || {_targets(f'({_images()})')}.exists(t, {warnable}))"
+        f"({_COVERED} ? {targets}.exists(t, {anywhere} && !{_SERVED_IN_COVERED}) : "
+        f"request.namespace in params.spec.projectOf ? "
+        f"{targets}.exists(t, {anywhere} && !{_SERVED_IN_PROJECT}) : true)"
     )
 
 

@@ -4,8 +4,8 @@ Two MutatingAdmissionPolicies share one CEL program (`cel`) and one parameter ki
 ValidatingAdmissionPolicy with the `Warn` action reads the shared object for the warnings (it
 holds `anywhere`, every key in the cluster, and `scopes`, the keys in scope of each covered
 namespace, so a key new to the cluster is one write; its match condition skips it in the
-namespaces listed `quiet`, where every key of the cluster is in scope, and for a covered
-namespace's pods that no image of could warn of):
+namespaces listed `quiet`, where every key of the cluster is in scope, and for the pods that no
+image of could warn of, from `scopes` or `projectOf`, each namespace's project):
 - `pullpass-namespace` reads the namespace's own parameter object (`pullpass` in the pod's
   namespace), which holds the namespace's whole resolution in webhook order;
 - `pullpass-shared` reads the one shared object (`pullpass-shared` in the credentials namespace),
@@ -97,7 +97,7 @@ def crd() -> _Object:
         "type": "object",
         "required": [
             *("credentials", "credentialsIndex", "projects", "projectsIndex"),
-            *("cluster", "clusterIndex", "covered", "anywhere", "scopes", "quiet"),
+            *("cluster", "clusterIndex", "covered", "anywhere", "scopes", "quiet", "projectOf"),
         ],
         "properties": {
             "credentials": _entries(),
@@ -129,6 +129,11 @@ def crd() -> _Object:
                 "type": "object",
                 "maxProperties": MAX_COVERED,
                 "additionalProperties": {"type": "boolean"},
+            },
+            "projectOf": {
+                "type": "object",
+                "maxProperties": MAX_COVERED,
+                "additionalProperties": _string(NAME_LENGTH),
             },
         },
     }

@@ -2,7 +2,8 @@
 
 One spec per enabled namespace that the shared rules alone would get wrong (its whole
 resolution, webhook order), and one shared spec (the project rules keyed by project, the cluster
-rules, those namespaces as `covered`, and the namespaces where no warning can arise as `quiet`).
+rules, those namespaces as `covered`, the namespaces where no warning can arise as `quiet`, and
+the project of each other namespace as `projectOf`).
 The leader writes them; `manifests` explains how the policies use them.
 """
 
@@ -68,6 +69,14 @@ def quiet(resolutions: Mapping[str, Resolution], everywhere: list[CompiledKey]) 
     return out[:MAX_COVERED]
 
 
+def project(resolution: Resolution) -> str:
+    """The project whose sources serve a namespace that the shared rules serve ("" for none,
+    or a project without sources): the shared policy reads it from `namespaceObject`, which the
+    warnings policy's match condition cannot read."""
+    scopes = (c.scope for c in resolution.credentials)
+    return next((s.removeprefix("project:") for s in scopes if s.startswith("project:")), "")
+
+
 def namespace_spec(resolution: Resolution) -> Spec:
     credentials = compile_entries(resolution.credentials)
     return {
@@ -81,6 +90,7 @@ def namespace_spec(resolution: Resolution) -> Spec:
         "anywhere": index_keys([]),
         "scopes": {},
         "quiet": {},
+        "projectOf": {},
     }
 
 
@@ -92,7 +102,8 @@ def shared_spec(
 ) -> Spec:
     """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong
     (`covered`) and those where no warning can arise (`quiet`); the covered ones that are not
-    quiet have their keys in scope as `scopes`, for the warnings. `everywhere`: `anywhere` of
+    quiet have their keys in scope as `scopes`, and the others that are not quiet their
+    project as `projectOf`, for the warnings. `everywhere`: `anywhere` of
     every credential in the cluster."""
     projects: dict[str, list[Scoped]] = {}
     cluster: list[Scoped] = []
@@ -130,6 +141,13 @@ def shared_spec(
             if name not in skipped
         },
         "quiet": dict.fromkeys(silent, True),
+        "projectOf": dict(
+            [
+                (name, project(r))
+                for name, r in sorted(resolutions.items())
+                if name not in own and name not in skipped
+            ][:MAX_COVERED]
+        ),
     }
 
 

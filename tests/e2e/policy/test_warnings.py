@@ -8,6 +8,8 @@ so the comparison reads from `pullpass: ` on.
 
 import json
 
+import pytest
+
 from app.core.policy.manifests import SHARED_OBJECT
 from app.shell.cluster.index import Index
 from tests.e2e.policy.fixtures import (
@@ -126,23 +128,27 @@ def skipped_by_condition(cluster: PolicyCluster) -> int:
     )
 
 
-def test_a_covered_namespace_skips_the_warnings_policy_when_nothing_warns(
-    policy_mode: PolicyCluster,
+@pytest.mark.parametrize("scope", ["own", "project"])
+def test_the_warnings_policy_stops_at_its_condition_when_nothing_warns(
+    policy_mode: PolicyCluster, scope: str
 ) -> None:
-    """In a covered namespace the condition reads the scope from the shared object, so a pod
-    whose images are all served in scope (or served nowhere) stops at the condition, and one
-    with an image served only elsewhere gets its warning as from the webhook."""
-    policy_mode.write(
-        [
-            namespace("pm-skip-elsewhere", enabled=False),
-            secret("pm-skip-elsewhere", "other", "sentinel.registry.example"),
-            namespace("pm-skip"),
-            secret("pm-skip", "own", "quay.io"),
+    """The condition reads the scope from the shared object (a covered namespace's keys, or the
+    project `projectOf` lists and the cluster's), so a pod whose every image is served in scope
+    (or served nowhere) stops there, and one with an image served only elsewhere gets its
+    warning as from the webhook."""
+    ns = f"pm-skip-{scope}"
+    if scope == "own":
+        objects = [namespace(ns), secret(ns, "own", "quay.io")]
+    else:
+        team = {"pullpass.io/project": "skip-team"}
+        objects = [
+            namespace(ns, labels=team),
+            secret(CREDENTIALS_NAMESPACE, "skip-team-quay", "quay.io", labels=team),
         ]
-    )
+    policy_mode.write(objects)
     index = policy_mode.index()
-    served = pod("pm-skip", "quay.io/a:1", "unknown.example/b:2", name="p")
-    warned = pod("pm-skip", "quay.io/a:1", "sentinel.registry.example/x:1", name="p")
+    served = pod(ns, "quay.io/a:1", "unknown.example/b:2", name="p")
+    warned = pod(ns, "quay.io/a:1", "sentinel.registry.example/x:1", name="p")
     assert webhook_warnings(policy_mode, served, index) == []
     want = webhook_warnings(policy_mode, warned, index)
     assert len(want) == 1
