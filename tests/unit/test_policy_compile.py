@@ -324,3 +324,17 @@ def test_index_holds_every_key_by_exact_host_in_entry_order() -> None:
         {"name": "a", "scope": "namespace", "hub": True},
         {"name": "b", "scope": "namespace", "hub": False},
     ]
+
+
+def test_scopes_hold_every_key_a_covered_namespace_is_served_by() -> None:
+    """Past `anywhere`'s bound too: a key left out of `scopes` would make the warnings policy
+    warn of an image that the namespace's own credential serves."""
+    keys = [tuple(f"r{c}k{k}.example" for k in range(30)) for c in range(10)]
+    dockercfg = "kubernetes.io/dockerconfigjson"
+    elsewhere = Credential("other", "x", dockercfg, {}, {}, ("elsewhere.example",))
+    big = _scope("big", *keys)
+    everyone = [elsewhere, *(c.source for c in big.credentials)]
+    wanted = desired({"big": big}, everyone, ScopeSettings("pullpass-system"))
+    scopes = wanted[("pullpass-system", "pullpass-shared")]["scopes"]
+    assert len(anywhere(everyone)) == 256
+    assert len(scopes["big"]["exact"]) == 300

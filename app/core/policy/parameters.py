@@ -69,6 +69,20 @@ def quiet(resolutions: Mapping[str, Resolution], everywhere: list[CompiledKey]) 
     return out[:MAX_COVERED]
 
 
+def in_scope(resolution: Resolution) -> list[CompiledKey]:
+    """The distinct keys the namespace's pods are served by in policy mode (its entries, within
+    their bounds), for the warnings: all of them, so that the warnings policy never takes an
+    image served here for one served only elsewhere."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for entry in compile_entries(resolution.credentials):
+        for key in entry["keys"]:
+            if _frozen(key) not in seen:
+                seen.add(_frozen(key))
+                out.append(key)
+    return out
+
+
 def project(resolution: Resolution) -> str:
     """The project whose sources serve a namespace that the shared rules serve ("" for none,
     or a project without sources): the shared policy reads it from `namespaceObject`, which the
@@ -133,13 +147,7 @@ def shared_spec(
         "clusterIndex": index_entries(cluster_entries),
         "covered": dict.fromkeys(own, True),
         "anywhere": index_keys(everywhere or []),
-        "scopes": {
-            name: index_keys(
-                compile_keys(k for c in own[name].credentials for k in c.source.keys)[:MAX_ANYWHERE]
-            )
-            for name in own
-            if name not in skipped
-        },
+        "scopes": {name: index_keys(in_scope(own[name])) for name in own if name not in skipped},
         "quiet": dict.fromkeys(silent, True),
         "projectOf": dict(
             [
