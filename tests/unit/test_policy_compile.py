@@ -30,7 +30,7 @@ from app.core.policy.compile import (
     parameter_entries,
 )
 from app.core.policy.glob_regex import NeverMatches, label_regex
-from app.core.policy.manifests import MAX_ENTRIES, MAX_KEYS
+from app.core.policy.manifests import MAX_ANYWHERE, MAX_ENTRIES, MAX_KEYS
 from app.core.policy.parameters import anywhere, desired, namespace_spec, quiet, shared_spec
 
 CASES: dict[str, Any] = json.loads(
@@ -326,15 +326,18 @@ def test_index_holds_every_key_by_exact_host_in_entry_order() -> None:
     ]
 
 
-def test_scopes_hold_every_key_a_covered_namespace_is_served_by() -> None:
-    """Past `anywhere`'s bound too: a key left out of `scopes` would make the warnings policy
-    warn of an image that the namespace's own credential serves."""
+def test_a_namespace_with_more_keys_than_scopes_holds_gets_no_warnings() -> None:
+    """Past `scopes`' bound the warnings policy would take an image served by a key left out
+    for one served only elsewhere (a false warning), and a tenant's Secrets would grow the
+    shared object: the namespace is listed quiet instead, and its keys stay out of it."""
     keys = [tuple(f"r{c}k{k}.example" for k in range(30)) for c in range(10)]
     dockercfg = "kubernetes.io/dockerconfigjson"
     elsewhere = Credential("other", "x", dockercfg, {}, {}, ("elsewhere.example",))
-    big = _scope("big", *keys)
+    big, small = _scope("big", *keys), _scope("small", keys[0])
     everyone = [elsewhere, *(c.source for c in big.credentials)]
-    wanted = desired({"big": big}, everyone, ScopeSettings("pullpass-system"))
-    scopes = wanted[("pullpass-system", "pullpass-shared")]["scopes"]
-    assert len(anywhere(everyone)) == 256
-    assert len(scopes["big"]["exact"]) == 300
+    wanted = desired({"big": big, "small": small}, everyone, ScopeSettings("pullpass-system"))
+    shared = wanted[("pullpass-system", "pullpass-shared")]
+    assert len(anywhere(everyone)) == MAX_ANYWHERE < 300
+    assert shared["quiet"] == {"big": True}
+    assert sorted(shared["scopes"]) == ["small"]
+    assert len(shared["scopes"]["small"]["exact"]) == 30

@@ -123,7 +123,7 @@ def crd() -> _Object:
             "scopes": {
                 "type": "object",
                 "maxProperties": MAX_COVERED,
-                "additionalProperties": _index(),
+                "additionalProperties": _index(MAX_ANYWHERE),
             },
             "quiet": {
                 "type": "object",

@@ -71,8 +71,7 @@ def quiet(resolutions: Mapping[str, Resolution], everywhere: list[CompiledKey]) 
 
 def in_scope(resolution: Resolution) -> list[CompiledKey]:
     """The distinct keys the namespace's pods are served by in policy mode (its entries, within
-    their bounds), for the warnings: all of them, so that the warnings policy never takes an
-    image served here for one served only elsewhere."""
+    their bounds), for the warnings."""
     seen: set[tuple[object, ...]] = set()
     out = []
     for entry in compile_entries(resolution.credentials):
@@ -115,7 +114,8 @@ def shared_spec(
     everywhere: list[CompiledKey] | None = None,
 ) -> Spec:
     """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong
-    (`covered`) and those where no warning can arise (`quiet`); the covered ones that are not
+    (`covered`) and those where no warning can arise, or whose keys in scope are too many to
+    list (`quiet`); the covered ones that are not
     quiet have their keys in scope as `scopes`, and the others that are not quiet their
     project as `projectOf`, for the warnings. `everywhere`: `anywhere` of
     every credential in the cluster."""
@@ -136,7 +136,12 @@ def shared_spec(
         if covered(r) or name == settings.credentials_namespace
     }
     cluster_entries = compile_entries(cluster)
-    silent = quiet(resolutions, everywhere or [])
+    scoped = {name: in_scope(r) for name, r in own.items()}
+    # A covered namespace with more keys in scope than `scopes` holds is skipped too: a key left
+    # out would make the warnings policy take an image served here for one served only elsewhere
+    # (fewer warnings there, never a false one), and the shared object stays small.
+    crowded = [name for name, keys in scoped.items() if len(keys) > MAX_ANYWHERE]
+    silent = sorted({*quiet(resolutions, everywhere or []), *crowded})[:MAX_COVERED]
     skipped = set(silent)
     return {
         "credentials": [],
@@ -147,7 +152,11 @@ def shared_spec(
         "clusterIndex": index_entries(cluster_entries),
         "covered": dict.fromkeys(own, True),
         "anywhere": index_keys(everywhere or []),
-        "scopes": {name: index_keys(in_scope(own[name])) for name in own if name not in skipped},
+        "scopes": {
+            name: index_keys(keys[:MAX_ANYWHERE])
+            for name, keys in scoped.items()
+            if name not in skipped
+        },
         "quiet": dict.fromkeys(silent, True),
         "projectOf": dict(
             [

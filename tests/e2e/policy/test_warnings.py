@@ -158,3 +158,43 @@ def test_the_warnings_policy_stops_at_its_condition_when_nothing_warns(
     assert skipped_by_condition(policy_mode) == before + 1
     assert policy_warnings(policy_mode, warned) == want
     assert skipped_by_condition(policy_mode) == before + 1
+
+
+def test_a_namespace_past_project_of_is_evaluated_in_full(policy_mode: PolicyCluster) -> None:
+    """A namespace `projectOf` does not list (brand new, or past its bound) holds the condition:
+    its pods are evaluated as before and get the webhook's warnings; the writer's next pass
+    lists it again."""
+    ns, team = "pm-unlisted", {"pullpass.io/project": "unlisted-team"}
+    policy_mode.write(
+        [
+            namespace(ns, labels=team),
+            secret(CREDENTIALS_NAMESPACE, "unlisted-team-quay", "quay.io", labels=team),
+        ]
+    )
+    served = pod(ns, "quay.io/a:1", name="p")
+    warned = pod(ns, "quay.io/a:1", "sentinel.registry.example/x:1", name="p")
+    want = webhook_warnings(policy_mode, warned, policy_mode.index())
+    assert len(want) == 1
+    shared = ["-n", CREDENTIALS_NAMESPACE, "pullpassrules", SHARED_OBJECT]
+    assert ns in policy_mode.kubectl.json("get", *shared)["spec"]["projectOf"]
+    patch = json.dumps({"spec": {"projectOf": {ns: None}}})
+    policy_mode.kubectl("patch", *shared, "--type=merge", "-p", patch)
+    eventually(
+        lambda: ns not in policy_mode.kubectl.json("get", *shared)["spec"]["projectOf"],
+        30,
+        "the entry removed",
+    )
+    eventually(lambda: policy_warnings(policy_mode, warned) == want, 30, "the warning")
+    before = skipped_by_condition(policy_mode)
+    assert policy_warnings(policy_mode, served) == []
+    assert skipped_by_condition(policy_mode) == before, "evaluated in full, not skipped"
+    policy_mode.write_parameters()
+    assert ns in policy_mode.kubectl.json("get", *shared)["spec"]["projectOf"]
+    eventually(
+        lambda: (
+            policy_warnings(policy_mode, served) == []
+            and skipped_by_condition(policy_mode) > before
+        ),
+        30,
+        "skipped again",
+    )
