@@ -31,7 +31,14 @@ from app.core.policy.compile import (
 )
 from app.core.policy.glob_regex import NeverMatches, label_regex
 from app.core.policy.manifests import MAX_ANYWHERE, MAX_ENTRIES, MAX_KEYS
-from app.core.policy.parameters import anywhere, desired, namespace_spec, quiet, shared_spec
+from app.core.policy.parameters import (
+    anywhere,
+    desired,
+    held,
+    namespace_spec,
+    quiet,
+    shared_spec,
+)
 
 CASES: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "data" / "keyring_cases.json").read_text(encoding="utf-8")
@@ -216,12 +223,17 @@ def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
         "pullpass-system": resolve(NamespaceInfo("pullpass-system", enabled), [], [cluster], scope),
     }
     wanted = desired(resolutions, [own, cluster], scope)
+    # team's resolution is held in the shared object: no object of its own, one policy run.
     assert sorted(wanted) == [
         ("pullpass-system", "pullpass"),
         ("pullpass-system", "pullpass-shared"),
-        ("team", "pullpass"),
     ]
     shared = wanted[("pullpass-system", "pullpass-shared")]
+    team = namespace_spec(resolutions["team"])
+    assert shared["held"] == {
+        "team": {"credentials": team["credentials"], "credentialsIndex": team["credentialsIndex"]}
+    }
+    assert [e["name"] for e in shared["held"]["team"]["credentials"]] == ["regcred", "c"]
     assert [k["host"] for k in anywhere([own, cluster])] == ["^ghcr\\.io$", "^quay\\.io$"]
     assert shared["anywhere"] == index_keys(anywhere([own, cluster]))
     assert sorted(shared["anywhere"]["exact"]) == ["ghcr.io", "quay.io"]
@@ -230,8 +242,28 @@ def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
     # policy skips it and needs no keys of it; fresh and pullpass-system lack ghcr.io.
     assert shared["quiet"] == {"team": True}
     assert shared["scopes"] == {"pullpass-system": index_keys([])}
-    assert wanted[("team", "pullpass")]["anywhere"] == index_keys([])
-    assert wanted[("team", "pullpass")]["quiet"] == {}
+    # Past the budget, team gets an object of its own, which holds nothing for the warnings.
+    past = desired(resolutions, [own, cluster], scope, held_bytes=0)
+    assert sorted(past) == [*sorted(wanted), ("team", "pullpass")]
+    assert past[("team", "pullpass")] == team
+    assert team["anywhere"] == index_keys([])
+    assert team["quiet"] == team["held"] == {}
+    assert past[("pullpass-system", "pullpass-shared")] == {**shared, "held": {}}
+
+
+def test_the_shared_object_holds_resolutions_in_name_order_within_its_budget() -> None:
+    specs = {name: namespace_spec(_scope(name, ("quay.io",))) for name in ("b", "a", "c")}
+    one = len(json.dumps({"a": held(specs)["a"]}, separators=(",", ":")))
+    assert list(held(specs)) == ["a", "b", "c"]
+    assert list(held(specs, 2 * one)) == ["a", "b"]
+    assert list(held(specs, one - 1)) == []
+    big = {**specs, "a": namespace_spec(_scope("a", *[(f"r{i}.example",) for i in range(40)]))}
+    # A namespace too large for what is left is passed over; the next ones still fit.
+    assert list(held(big, 2 * one + 10)) == ["b", "c"]
+    # One namespace's share is bounded whatever is left: its tenant cannot fill the object.
+    keys = [(f"r{i}.example",) for i in range(200)]
+    crowded = {**specs, "a": namespace_spec(_scope("a", *keys))}
+    assert list(held(crowded, 10**9)) == ["b", "c"]
 
 
 def _scope(name: str, *keys: tuple[str, ...]) -> Any:

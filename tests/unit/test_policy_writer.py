@@ -42,7 +42,8 @@ def cluster(*names: str) -> Index:
 def writer_on(index: Index, fake: FakeObjects) -> PolicyWriter:
     leading = threading.Event()
     leading.set()
-    writer = PolicyWriter(LeaderSetup(client.ApiClient(), index, leading, lambda: True))
+    # No resolution held in the shared object: each namespace gets an object of its own.
+    writer = PolicyWriter(LeaderSetup(client.ApiClient(), index, leading, lambda: True), 0)
     writer.custom = fake  # type: ignore[assignment]
     return writer
 
@@ -121,7 +122,7 @@ def test_a_namespace_being_deleted_is_reported_once_at_info_and_not_retried(
     going = [r for r in caplog.records if "being deleted" in r.getMessage()]
     assert [r.levelno for r in going] == [logging.INFO, logging.DEBUG]
     assert refused() - before == 2
-    assert fake.objects["a", "pullpass"]["spec"] == wanted(index)["a", "pullpass"]
+    assert fake.objects["a", "pullpass"]["spec"] == wanted(index, 0)["a", "pullpass"]
     # The namespace's deletion reaches the index: nothing more is tried there.
     index.delete_namespace("b")
     index.delete_credential("b", "own")

@@ -6,15 +6,19 @@ holds `anywhere`, every key in the cluster, and `scopes`, the keys in scope of e
 namespace, so a key new to the cluster is one write; its match condition skips it in the
 namespaces listed `quiet`, where every key of the cluster is in scope, and for the pods that no
 image of could warn of, from `scopes` or `projectOf`, each namespace's project):
-- `pullpass-namespace` reads the namespace's own parameter object (`pullpass` in the pod's
-  namespace), which holds the namespace's whole resolution in webhook order;
 - `pullpass-shared` reads the one shared object (`pullpass-shared` in the credentials namespace),
   which holds the project rules keyed by project and the cluster rules, so the first pod of a
-  brand-new namespace is served at once through `namespaceObject`'s project label.
-The shared object lists as `covered` every namespace whose resolution differs from its shared
-rules alone (it has namespace credentials or a name conflict); there the shared policy adds
-nothing. Everywhere else both policies compute the same names, so whichever runs first adds them
-and the other finds them listed: the outcome depends on no policy order and is reinvocation-safe.
+  brand-new namespace is served at once through `namespaceObject`'s project label, and the
+  whole resolution of the namespaces the shared rules alone would get wrong (`covered`: they
+  have namespace credentials or a name conflict) as `held`, up to a byte budget;
+- `pullpass-namespace` reads the namespace's own parameter object (`pullpass` in the pod's
+  namespace), written only for a covered namespace past that budget (and the credentials
+  namespace, which the shared policy leaves out); elsewhere it finds no object and is skipped
+  before any CEL runs.
+So a pod is decided by one policy run wherever its namespace's rules fit the shared object; in a
+covered namespace past the budget the shared policy adds nothing and the namespace's own adds the
+names. Neither has a match condition: a condition converts the pod for CEL once more on every
+pod create, which costs more than it saves here (docs/performance.md, section 7).
 """
 
 from typing import Any
@@ -36,6 +40,12 @@ MAX_PROJECTS = 256
 MAX_COVERED = 10000
 MAX_ANYWHERE = 256
 MAX_WARNINGS = 8
+# The covered namespaces' resolutions the shared object holds (JSON bytes), and one namespace's
+# share of it (~120 keys), so that one tenant's credentials cannot fill it; past them, objects of
+# their own. etcd stores an object of at most 1.5 MiB, and the rest of the shared object is
+# bounded too.
+MAX_HELD_BYTES = 512 * 1024
+MAX_HELD_NAMESPACE_BYTES = 16 * 1024
 NAME_LENGTH = 253
 SCOPE_LENGTH = 320
 HOST_LENGTH = 1024
@@ -97,7 +107,8 @@ def crd() -> _Object:
         "type": "object",
         "required": [
             *("credentials", "credentialsIndex", "projects", "projectsIndex"),
-            *("cluster", "clusterIndex", "covered", "anywhere", "scopes", "quiet", "projectOf"),
+            *("cluster", "clusterIndex", "covered", "held", "anywhere", "scopes", "quiet"),
+            "projectOf",
         ],
         "properties": {
             "credentials": _entries(),
@@ -118,6 +129,15 @@ def crd() -> _Object:
                 "type": "object",
                 "maxProperties": MAX_COVERED,
                 "additionalProperties": {"type": "boolean"},
+            },
+            "held": {
+                "type": "object",
+                "maxProperties": MAX_COVERED,
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["credentials", "credentialsIndex"],
+                    "properties": {"credentials": _entries(), "credentialsIndex": _index()},
+                },
             },
             "anywhere": _index(MAX_ANYWHERE),
             "scopes": {
@@ -168,9 +188,6 @@ def crd() -> _Object:
     }
 
 
-# A match condition has no `namespaceObject`, so the shared policy's entries cannot be read in
-# one; it is skipped where they are empty, in a covered namespace.
-UNCOVERED = {"name": "uncovered", "expression": "!(request.namespace in params.spec.covered)"}
 # The warnings policy is skipped where no image of the pod can get a warning (`cel.
 # warning_condition`): a condition is one conversion of the pod, the validations three, and the
 # image parsing twice (validations and messages each evaluate the variables afresh).
@@ -178,10 +195,11 @@ MAY_WARN = {"name": "may-warn", "expression": cel.warning_condition()}
 
 
 def _shared(project_label: str, entries: bool, rancher: bool = False) -> str:
-    """The shared policy's scope through `namespaceObject`'s project (as `scope.project_of`
-    finds it): the entries in scope (`entries`), else the list of their indexes
-    (`compile.EntryIndex`). Under `rancher` the project is the project part of Rancher's
-    annotation, and the label counts only when it agrees."""
+    """The shared policy's scope: a held namespace's whole resolution, nothing in another
+    covered one, else the rules of its project through `namespaceObject`'s project (as
+    `scope.project_of` finds it) and the cluster's; the entries in scope (`entries`), else the
+    list of their indexes (`compile.EntryIndex`). Under `rancher` the project is the project
+    part of Rancher's annotation, and the label counts only when it agrees."""
     label = cel._quote(project_label)
     has_label = (
         f"has(namespaceObject.metadata.labels) && {label} in namespaceObject.metadata.labels"
@@ -204,7 +222,10 @@ def _shared(project_label: str, entries: bool, rancher: bool = False) -> str:
         lists = (
             f"({known} ? [params.spec.projectsIndex[{project}]] : []) + [params.spec.clusterIndex]"
         )
-    return f"namespaceObject.metadata.name in params.spec.covered ? [] : {lists}"
+    name = "namespaceObject.metadata.name"
+    mine = f"params.spec.held[{name}]"
+    mine = f"{mine}.credentials" if entries else f"[{mine}.credentialsIndex]"
+    return f"{name} in params.spec.held ? {mine} : {name} in params.spec.covered ? [] : {lists}"
 
 
 def _policy(kind: str, name: str, spec: _Object) -> _Object:
@@ -228,13 +249,13 @@ def _policy(kind: str, name: str, spec: _Object) -> _Object:
     }
 
 
-def _mutating(name: str, entries: str, indexes: str, conditions: list[_Object]) -> _Object:
-    """`conditions` (`matchConditions`) skip the policy where it would add nothing. Each costs
-    a pod create about a fifth of what the policy adds, even when it holds (the pod is converted
-    for CEL again), so only the shared policy has one: in a covered namespace it always adds
-    nothing. A "could this pod get a name" condition would skip the patch pipeline (the pod
-    encoded, patched, decoded, converted and defaulted) for pods that need nothing, but it holds
-    for every pod whenever a glob or Docker Hub key is in scope: docs/performance.md, section 7.
+def _mutating(name: str, entries: str, indexes: str) -> _Object:
+    """No `matchConditions`: each would cost every pod create about a fifth of what the policy
+    adds, even when it holds (the pod is converted for CEL again). A "could this pod get a
+    name" condition would skip the patch pipeline (the pod encoded, patched, decoded, converted
+    and defaulted) for pods that need nothing, but it holds for every pod whenever a glob or
+    Docker Hub key is in scope; one skipping the shared policy in a covered namespace cost more
+    than the shared object's `held` resolutions: docs/performance.md, section 7.
 
     `Never`: with `IfNeeded` the API server runs a policy again after its own patch, whatever
     follows it, at about the price of the first run; images a later mutating webhook adds are
@@ -245,7 +266,6 @@ def _mutating(name: str, entries: str, indexes: str, conditions: list[_Object]) 
         name,
         {
             "reinvocationPolicy": "Never",
-            "matchConditions": conditions,
             "variables": cel.variables(entries, indexes),
             "mutations": [
                 {"patchType": "JSONPatch", "jsonPatch": {"expression": cel.json_patch()}}
@@ -307,9 +327,9 @@ def manifests(
     mutating, validating = "MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"
     objects = [
         crd(),
-        _mutating("pullpass-namespace", own_entries, own_indexes, []),
+        _mutating("pullpass-namespace", own_entries, own_indexes),
         _binding(mutating, "pullpass-namespace", own, []),
-        _mutating("pullpass-shared", shared_entries, shared_indexes, [UNCOVERED]),
+        _mutating("pullpass-shared", shared_entries, shared_indexes),
         _binding(mutating, "pullpass-shared", shared, [credentials_namespace]),
     ]
     if warnings:

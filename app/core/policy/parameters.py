@@ -1,12 +1,14 @@
 """The parameter objects' specs, from the index's resolutions (pure).
 
-One spec per enabled namespace that the shared rules alone would get wrong (its whole
-resolution, webhook order), and one shared spec (the project rules keyed by project, the cluster
-rules, those namespaces as `covered`, the namespaces where no warning can arise as `quiet`, and
-the project of each other namespace as `projectOf`).
+One shared spec (the project rules keyed by project, the cluster rules, the enabled namespaces
+that the shared rules alone would get wrong as `covered`, the whole resolution of as many of
+those as fit a byte budget as `held`, the namespaces where no warning can arise as `quiet`, and
+the project of each other namespace as `projectOf`), and one spec for each covered namespace
+past the budget (its whole resolution, webhook order).
 The leader writes them; `manifests` explains how the policies use them.
 """
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,7 +30,14 @@ from app.core.policy.compile import (
     index_keys,
     parameter_entries,
 )
-from app.core.policy.manifests import MAX_ANYWHERE, MAX_COVERED, NAMESPACE_OBJECT, SHARED_OBJECT
+from app.core.policy.manifests import (
+    MAX_ANYWHERE,
+    MAX_COVERED,
+    MAX_HELD_BYTES,
+    MAX_HELD_NAMESPACE_BYTES,
+    NAMESPACE_OBJECT,
+    SHARED_OBJECT,
+)
 
 Spec = dict[str, Any]
 
@@ -100,6 +109,7 @@ def namespace_spec(resolution: Resolution) -> Spec:
         "cluster": [],
         "clusterIndex": index_entries([]),
         "covered": {},
+        "held": {},
         "anywhere": index_keys([]),
         "scopes": {},
         "quiet": {},
@@ -107,18 +117,35 @@ def namespace_spec(resolution: Resolution) -> Spec:
     }
 
 
+def held(specs: Mapping[str, Spec], budget: int = MAX_HELD_BYTES) -> dict[str, Spec]:
+    """The covered namespaces' resolutions (`namespace_spec`'s entries and index) that the shared
+    object holds, in name order, each while it fits in `budget` bytes of JSON and is within one
+    namespace's share: there the shared policy serves the namespace alone, one policy run per
+    pod. A namespace past them gets an object of its own, and the shared object stays well under
+    what etcd stores in one object, whatever one tenant's Secrets hold."""
+    out: dict[str, Spec] = {}
+    for name, spec in sorted(specs.items()):
+        part = {"credentials": spec["credentials"], "credentialsIndex": spec["credentialsIndex"]}
+        size = len(json.dumps({name: part}, separators=(",", ":")))
+        if size <= min(budget, MAX_HELD_NAMESPACE_BYTES) and len(out) < MAX_COVERED:
+            out[name] = part
+            budget -= size
+    return out
+
+
 def shared_spec(
     sources: Iterable[Credential],
     settings: ScopeSettings,
     resolutions: Mapping[str, Resolution],
     everywhere: list[CompiledKey] | None = None,
+    kept: Mapping[str, Spec] | None = None,
 ) -> Spec:
     """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong
     (`covered`) and those where no warning can arise, or whose keys in scope are too many to
     list (`quiet`); the covered ones that are not
     quiet have their keys in scope as `scopes`, and the others that are not quiet their
     project as `projectOf`, for the warnings. `everywhere`: `anywhere` of
-    every credential in the cluster."""
+    every credential in the cluster; `kept`: `held` of the covered namespaces."""
     projects: dict[str, list[Scoped]] = {}
     cluster: list[Scoped] = []
     for source in sorted(sources, key=lambda c: c.name):
@@ -151,6 +178,7 @@ def shared_spec(
         "cluster": parameter_entries(cluster_entries),
         "clusterIndex": index_entries(cluster_entries),
         "covered": dict.fromkeys(own, True),
+        "held": dict(kept or {}),
         "anywhere": index_keys(everywhere or []),
         "scopes": {
             name: index_keys(keys[:MAX_ANYWHERE])
@@ -172,19 +200,28 @@ def desired(
     resolutions: Mapping[str, Resolution],
     credentials: Iterable[Credential],
     settings: ScopeSettings,
+    held_bytes: int = MAX_HELD_BYTES,
 ) -> dict[tuple[str, str], Spec]:
     """Every parameter object's spec by (namespace, name), from the enabled namespaces'
     resolutions and every registry credential in the cluster.
 
-    A namespace that the shared rules serve alone gets no object of its own: a change of a
-    project or cluster source is then one write, not one per namespace. The credentials
-    namespace, which the shared policies leave out, gets one whenever it is enabled.
+    A namespace that the shared rules serve alone, or whose resolution the shared object holds
+    (`held`, within `held_bytes`), gets no object of its own: a change of a project or cluster
+    source is then one write, not one per namespace. The credentials namespace, which the shared
+    policies leave out, gets one whenever it is enabled.
     """
     credentials = list(credentials)
     everywhere = anywhere(credentials)
     sources = [c for c in credentials if source_scope(c, settings) is not None]
-    shared = shared_spec(sources, settings, resolutions, everywhere)
+    own = {
+        name: namespace_spec(r)
+        for name, r in sorted(resolutions.items())
+        if covered(r) or name == settings.credentials_namespace
+    }
+    kept = held({n: s for n, s in own.items() if n != settings.credentials_namespace}, held_bytes)
+    shared = shared_spec(sources, settings, resolutions, everywhere, kept)
     wanted = {(settings.credentials_namespace, SHARED_OBJECT): shared}
-    for name in shared["covered"]:
-        wanted[(name, NAMESPACE_OBJECT)] = namespace_spec(resolutions[name])
+    for name, spec in own.items():
+        if name not in kept:
+            wanted[(name, NAMESPACE_OBJECT)] = spec
     return wanted

@@ -23,7 +23,14 @@ import orjson
 from kubernetes import client
 
 from app.core import labels
-from app.core.policy.manifests import GROUP, KIND, PLURAL, VERSION, parameter_object
+from app.core.policy.manifests import (
+    GROUP,
+    KIND,
+    MAX_HELD_BYTES,
+    PLURAL,
+    VERSION,
+    parameter_object,
+)
 from app.core.policy.parameters import Spec, desired
 from app.shell.cluster.client import call_json
 from app.shell.cluster.index import Index
@@ -39,15 +46,18 @@ Key = tuple[str, str]
 Refusal = Literal["going", "changed", "failed"]
 
 
-def wanted(index: Index) -> dict[Key, Spec]:
-    """The parameter specs the index calls for, by (namespace, name)."""
+def wanted(index: Index, held_bytes: int = MAX_HELD_BYTES) -> dict[Key, Spec]:
+    """The parameter specs the index calls for, by (namespace, name); `held_bytes`: how much of
+    the covered namespaces' resolutions the shared object holds (`parameters.held`)."""
     resolutions = {n.name: index.resolution(n) for n in index.namespaces() if n.enabled}
-    return desired(resolutions, index.credentials(), index.settings)
+    return desired(resolutions, index.credentials(), index.settings, held_bytes)
 
 
 class PolicyWriter(LeaderWork):
-    def __init__(self, setup: LeaderSetup) -> None:
+    def __init__(self, setup: LeaderSetup, held_bytes: int = MAX_HELD_BYTES) -> None:
+        """`held_bytes` below the default puts more namespaces in objects of their own."""
         super().__init__("policy-writer", setup, PACING, log, setup.index.subscribe())
+        self.held_bytes = held_bytes
         self.custom = client.CustomObjectsApi(setup.api)
         self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="parameters")
         # The objects as last listed or written; None: list them on the next pass.
@@ -73,7 +83,7 @@ class PolicyWriter(LeaderWork):
         objects are listed only when nothing is known of them (first pass, resync, a failed
         pass): otherwise a pass reads nothing but the index and the objects refused last time.
         """
-        want = wanted(self.index)
+        want = wanted(self.index, self.held_bytes)
         have, self._known = self._known, None  # None until this pass is through
         if have is None:
             have = self._existing()

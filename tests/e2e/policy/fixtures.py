@@ -24,6 +24,7 @@ import pytest
 from app.core.admission.pod import read_pod
 from app.core.credentials.credential import credential_from_secret, namespace_from_object
 from app.core.credentials.scope import ScopeSettings
+from app.core.policy.manifests import MAX_HELD_BYTES
 from app.shell.cli.explain import build_report
 from app.shell.cluster.client import api_client
 from app.shell.cluster.index import Index
@@ -116,10 +117,11 @@ class PolicyCluster:
                 index.put_credential(credential)
         return index
 
-    def write(self, objects: Iterable[Object]) -> None:
-        """Create the objects, then write every parameter object through the leader's code."""
+    def write(self, objects: Iterable[Object], held_bytes: int = MAX_HELD_BYTES) -> None:
+        """Create the objects, then write every parameter object through the leader's code;
+        `held_bytes`: the shared object's budget for covered namespaces' resolutions."""
         self.apply(list(objects))
-        self.write_parameters()
+        self.write_parameters(held_bytes)
         self.rounds += 1
         own, shared = f"pm-sentinel-{self.rounds}", f"pm-sentinel-{self.rounds}-shared"
         project = {"pullpass.io/project": own}
@@ -133,7 +135,7 @@ class PolicyCluster:
         )
         # The second pass writes the shared object, then the sentinel's own: both come after
         # every object of the first pass, so two mutated sentinel pods prove all are loaded.
-        self.write_parameters()
+        self.write_parameters(held_bytes)
         for ns, name in ((own, "sentinel"), (shared, own)):
             eventually(
                 lambda ns=ns, name=name: name in self.secrets_of(pod(ns, SENTINEL_IMAGE, name="s")),
@@ -154,14 +156,13 @@ class PolicyCluster:
         )
         return {item["metadata"]["namespace"] for item in listed["items"]}
 
-    def write_parameters(self) -> None:
+    def write_parameters(self, held_bytes: int = MAX_HELD_BYTES) -> None:
         """One pass of the leader's writer over the cluster as it is now: a namespace of an
         earlier example still being deleted refuses its object, and the pass writes the rest."""
         leading = threading.Event()
         leading.set()
-        writer = PolicyWriter(
-            LeaderSetup(api_client(str(self.kubeconfig)), self.index(), leading, lambda: True)
-        )
+        setup = LeaderSetup(api_client(str(self.kubeconfig)), self.index(), leading, lambda: True)
+        writer = PolicyWriter(setup, held_bytes)
         writer.reconcile()
 
     def dry_run(self, pods: list[Object]) -> dict[tuple[str, str], Object]:

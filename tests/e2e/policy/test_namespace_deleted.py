@@ -52,7 +52,9 @@ def test_a_namespace_being_deleted_leaves_the_others_written(
     leading = threading.Event()
     leading.set()
     index = policy_mode.index()
-    writer = PolicyWriter(LeaderSetup(api_client(str(kubeconfig)), index, leading, lambda: True))
+    # Nothing held in the shared object: each namespace gets an object of its own.
+    setup = LeaderSetup(api_client(str(kubeconfig)), index, leading, lambda: True)
+    writer = PolicyWriter(setup, 0)
     try:
         # As the leader's timer would: namespaces of earlier examples may still be terminating.
         eventually(lambda: writer.reconcile() == 0, 30, "a pass with nothing due again", every=1)
@@ -81,7 +83,7 @@ def test_a_namespace_being_deleted_leaves_the_others_written(
         ]
         assert ours == [(logging.INFO, 404, False), (logging.INFO, 403, True)]
         stored = kubectl.json("get", "-n", staying, "pullpassrules", NAMESPACE_OBJECT)
-        assert stored["spec"] == wanted(index)[staying, NAMESPACE_OBJECT], "the other is written"
+        assert stored["spec"] == wanted(index, 0)[staying, NAMESPACE_OBJECT], "the other is written"
     finally:
         kubectl(
             "patch",

@@ -67,6 +67,12 @@ class Parameters:
         lists = [spec["credentials"], spec["cluster"], *spec["projects"].values()]
         return [entry["name"] for entries in lists for entry in entries]
 
+    def held(self, namespace: str) -> Object:
+        """A covered namespace's resolution as the shared object holds it ({} when it holds
+        none)."""
+        shared = self().get((CREDENTIALS_NAMESPACE, SHARED_OBJECT))
+        return shared["spec"]["held"].get(namespace, {}) if shared else {}
+
 
 class Secrets:
     """Secret writes with the API client, so a measured change carries no kubectl start-up."""
@@ -113,20 +119,21 @@ def test_parameters_follow_credential_changes(
     policy_mode.apply([namespace(ns)])
     quay = pod(ns, "quay.io/team/app:1", name="p")
     ghcr = pod(ns, "ghcr.io/team/app:1", name="p")
-    own = (ns, "pullpass")
     parameters = Parameters(kubeconfig)
     secrets = Secrets(kubeconfig)
 
+    def names() -> list[str]:
+        return [entry["name"] for entry in parameters.held(ns).get("credentials", [])]
+
     def hosts() -> list[str]:
-        found = parameters().get(own)
-        if not found:
+        index = parameters.held(ns).get("credentialsIndex")
+        if not index:
             return []
-        index = found["spec"]["credentialsIndex"]
         return [k["host"] for keys in [*index["exact"].values(), index["globs"]] for k in keys]
 
     follow(
         lambda: secrets.put(secret(ns, "live", "quay.io")),
-        lambda: parameters.names(own) == ["live"],
+        lambda: names() == ["live"],
         lambda: policy_mode.secrets_of(quay) == ["live"],
         "new namespace credential",
     )
@@ -142,16 +149,18 @@ def test_parameters_follow_credential_changes(
     shared = (CREDENTIALS_NAMESPACE, SHARED_OBJECT)
     follow(
         lambda: secrets.put(cluster),
-        lambda: "everyone" in parameters.names(shared) and "everyone" in parameters.names(own),
+        lambda: "everyone" in parameters.names(shared) and "everyone" in names(),
         lambda: policy_mode.secrets_of(ghcr) == ["live", "everyone"],
         "new cluster source, after the namespace's own",
     )
     follow(
         lambda: secrets.delete(ns, "live"),
-        lambda: own not in parameters(),
+        lambda: not parameters.held(ns),
         lambda: policy_mode.secrets_of(ghcr) == ["everyone"],
-        "deleted credential, namespace object deleted",
+        "deleted credential, no longer held",
     )
+    # Its resolution was held in the shared object all along: no object of its own.
+    assert (ns, "pullpass") not in parameters()
     fresh = "pm-live-fresh"
     policy_mode.apply([namespace(fresh)])
     assert policy_mode.secrets_of(pod(fresh, "ghcr.io/x:1", name="p")) == ["everyone"]
