@@ -21,6 +21,7 @@ from app.core.images.go_string import go_bytes
 from app.core.images.go_url import parse_url, split_url
 from app.core.images.keyring import key_matches, parse_key
 from app.core.images.reference import parse_image
+from app.core.policy import parameters
 from app.core.policy.compile import (
     CompiledKey,
     compile_entries,
@@ -249,6 +250,21 @@ def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
     assert team["anywhere"] == index_keys([])
     assert team["quiet"] == team["held"] == {}
     assert past[("pullpass-system", "pullpass-shared")] == {**shared, "held": {}}
+
+
+def test_held_resolutions_never_take_the_shared_object_past_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    resolutions = {name: _scope(name, ("quay.io",)) for name in ("a", "b")}
+    room = desired(resolutions, [], ScopeSettings("pullpass-system"))
+    shared = room[("pullpass-system", "pullpass-shared")]
+    assert list(shared["held"]) == ["a", "b"]
+    rest = len(json.dumps({**shared, "held": {}}, separators=(",", ":")))
+    one = len(json.dumps({"a": shared["held"]["a"]}, separators=(",", ":")))
+    monkeypatch.setattr(parameters, "MAX_SHARED_BYTES", rest + one)
+    tight = desired(resolutions, [], ScopeSettings("pullpass-system"))
+    assert list(tight[("pullpass-system", "pullpass-shared")]["held"]) == ["a"]
+    assert ("b", "pullpass") in tight
 
 
 def test_the_shared_object_holds_resolutions_in_name_order_within_its_budget() -> None:

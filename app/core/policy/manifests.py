@@ -42,10 +42,11 @@ MAX_ANYWHERE = 256
 MAX_WARNINGS = 8
 # The covered namespaces' resolutions the shared object holds (JSON bytes), and one namespace's
 # share of it (~120 keys), so that one tenant's credentials cannot fill it; past them, objects of
-# their own. etcd stores an object of at most 1.5 MiB, and the rest of the shared object is
-# bounded too.
+# their own. They never take the shared spec past MAX_SHARED_BYTES: etcd stores an object of at
+# most 1.5 MiB, metadata and managed fields included.
 MAX_HELD_BYTES = 512 * 1024
 MAX_HELD_NAMESPACE_BYTES = 16 * 1024
+MAX_SHARED_BYTES = 1024 * 1024
 NAME_LENGTH = 253
 SCOPE_LENGTH = 320
 HOST_LENGTH = 1024

@@ -35,6 +35,7 @@ from app.core.policy.manifests import (
     MAX_COVERED,
     MAX_HELD_BYTES,
     MAX_HELD_NAMESPACE_BYTES,
+    MAX_SHARED_BYTES,
     NAMESPACE_OBJECT,
     SHARED_OBJECT,
 )
@@ -117,6 +118,11 @@ def namespace_spec(resolution: Resolution) -> Spec:
     }
 
 
+def _size(value: object) -> int:
+    """Bytes of `value` as JSON, as the API server stores it, near enough."""
+    return len(json.dumps(value, separators=(",", ":")))
+
+
 def held(specs: Mapping[str, Spec], budget: int = MAX_HELD_BYTES) -> dict[str, Spec]:
     """The covered namespaces' resolutions (`namespace_spec`'s entries and index) that the shared
     object holds, in name order, each while it fits in `budget` bytes of JSON and is within one
@@ -126,7 +132,7 @@ def held(specs: Mapping[str, Spec], budget: int = MAX_HELD_BYTES) -> dict[str, S
     out: dict[str, Spec] = {}
     for name, spec in sorted(specs.items()):
         part = {"credentials": spec["credentials"], "credentialsIndex": spec["credentialsIndex"]}
-        size = len(json.dumps({name: part}, separators=(",", ":")))
+        size = _size({name: part})
         if size <= min(budget, MAX_HELD_NAMESPACE_BYTES) and len(out) < MAX_COVERED:
             out[name] = part
             budget -= size
@@ -138,14 +144,14 @@ def shared_spec(
     settings: ScopeSettings,
     resolutions: Mapping[str, Resolution],
     everywhere: list[CompiledKey] | None = None,
-    kept: Mapping[str, Spec] | None = None,
 ) -> Spec:
     """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong
     (`covered`) and those where no warning can arise, or whose keys in scope are too many to
     list (`quiet`); the covered ones that are not
     quiet have their keys in scope as `scopes`, and the others that are not quiet their
     project as `projectOf`, for the warnings. `everywhere`: `anywhere` of
-    every credential in the cluster; `kept`: `held` of the covered namespaces."""
+    every credential in the cluster. `held` is left empty: `desired` fills it with what room
+    the rest leaves."""
     projects: dict[str, list[Scoped]] = {}
     cluster: list[Scoped] = []
     for source in sorted(sources, key=lambda c: c.name):
@@ -178,7 +184,7 @@ def shared_spec(
         "cluster": parameter_entries(cluster_entries),
         "clusterIndex": index_entries(cluster_entries),
         "covered": dict.fromkeys(own, True),
-        "held": dict(kept or {}),
+        "held": {},
         "anywhere": index_keys(everywhere or []),
         "scopes": {
             name: index_keys(keys[:MAX_ANYWHERE])
@@ -206,8 +212,9 @@ def desired(
     resolutions and every registry credential in the cluster.
 
     A namespace that the shared rules serve alone, or whose resolution the shared object holds
-    (`held`, within `held_bytes`), gets no object of its own: a change of a project or cluster
-    source is then one write, not one per namespace. The credentials namespace, which the shared
+    (`held`, within `held_bytes` and what the rest of the shared spec leaves of its budget), gets
+    no object of its own: a change of a project or cluster source is then one write, not one per
+    namespace. The credentials namespace, which the shared
     policies leave out, gets one whenever it is enabled.
     """
     credentials = list(credentials)
@@ -218,8 +225,10 @@ def desired(
         for name, r in sorted(resolutions.items())
         if covered(r) or name == settings.credentials_namespace
     }
-    kept = held({n: s for n, s in own.items() if n != settings.credentials_namespace}, held_bytes)
-    shared = shared_spec(sources, settings, resolutions, everywhere, kept)
+    shared = shared_spec(sources, settings, resolutions, everywhere)
+    room = min(held_bytes, MAX_SHARED_BYTES - _size(shared))
+    kept = held({n: s for n, s in own.items() if n != settings.credentials_namespace}, room)
+    shared["held"] = kept
     wanted = {(settings.credentials_namespace, SHARED_OBJECT): shared}
     for name, spec in own.items():
         if name not in kept:
