@@ -214,18 +214,14 @@ def desired(
     A namespace that the shared rules serve alone, or whose resolution the shared object holds
     (`held`, within `held_bytes` and what the rest of the shared spec leaves of its budget), gets
     no object of its own: a change of a project or cluster source is then one write, not one per
-    namespace. The credentials namespace, which the shared
-    policies leave out, gets one whenever it is enabled.
+    namespace. The credentials namespace, which the shared policies leave out, gets one whenever
+    it is enabled.
     """
     credentials = list(credentials)
     everywhere = anywhere(credentials)
     sources = [c for c in credentials if source_scope(c, settings) is not None]
-    own = {
-        name: namespace_spec(r)
-        for name, r in sorted(resolutions.items())
-        if covered(r) or name == settings.credentials_namespace
-    }
     shared = shared_spec(sources, settings, resolutions, everywhere)
+    own = {name: namespace_spec(resolutions[name]) for name in shared["covered"]}
     room = min(held_bytes, MAX_SHARED_BYTES - _size(shared))
     kept = held({n: s for n, s in own.items() if n != settings.credentials_namespace}, room)
     shared["held"] = kept
