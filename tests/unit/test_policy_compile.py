@@ -26,6 +26,7 @@ from app.core.policy.compile import (
     CompiledKey,
     compile_entries,
     compile_key,
+    compile_keys,
     index_entries,
     index_keys,
     parameter_entries,
@@ -250,6 +251,31 @@ def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
     assert team["anywhere"] == index_keys([])
     assert team["quiet"] == team["held"] == {}
     assert past[("pullpass-system", "pullpass-shared")] == {**shared, "held": {}}
+
+
+def test_a_shared_spec_past_its_budget_sheds_warnings_detail_not_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tenants' namespaces and Secrets grow `scopes` and `projectOf`; past the budget the
+    largest scopes become `quiet` (no false warning), then `projectOf` entries go."""
+    spec = {
+        "covered": {"a": True, "b": True},
+        "scopes": {"a": index_keys(compile_keys(["quay.io"])), "b": index_keys([])},
+        "quiet": {},
+        "projectOf": {"x": "p", "y": "p"},
+    }
+    size = len(json.dumps(spec, separators=(",", ":")))
+    monkeypatch.setattr(parameters, "MAX_SHARED_BYTES", size)
+    assert parameters.fit(json.loads(json.dumps(spec))) == spec
+    monkeypatch.setattr(parameters, "MAX_SHARED_BYTES", size - 30)
+    trimmed = parameters.fit(json.loads(json.dumps(spec)))
+    assert trimmed["scopes"] == {"b": index_keys([])}
+    assert trimmed["quiet"] == {"a": True}
+    assert trimmed["projectOf"] == spec["projectOf"]
+    monkeypatch.setattr(parameters, "MAX_SHARED_BYTES", 10)
+    bare = parameters.fit(json.loads(json.dumps(spec)))
+    assert (bare["scopes"], bare["quiet"], bare["projectOf"]) == ({}, {"a": True, "b": True}, {})
+    assert bare["covered"] == spec["covered"], "the rules stay whole"
 
 
 def test_held_resolutions_never_take_the_shared_object_past_its_budget(

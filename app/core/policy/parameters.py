@@ -202,6 +202,27 @@ def shared_spec(
     }
 
 
+def fit(shared: Spec) -> Spec:
+    """The shared spec within MAX_SHARED_BYTES, whatever tenants' namespaces and Secrets hold:
+    past it, etcd would refuse every write of the object, and every namespace it serves would
+    keep stale rules. The largest `scopes` entries go first, each namespace listed `quiet`
+    instead (no warnings there, never a false one), then `projectOf` entries from the end of the
+    name order (those namespaces' pods are evaluated in full, as a new namespace's are)."""
+    excess = _size(shared) - MAX_SHARED_BYTES
+    scopes, silent, projects = shared["scopes"], shared["quiet"], shared["projectOf"]
+    by_size = sorted(scopes, key=lambda name: (-_size(scopes[name]), name))
+    for name in by_size:
+        if excess <= 0 or len(silent) >= MAX_COVERED:
+            break
+        excess -= _size({name: scopes.pop(name)}) - _size({name: True})
+        silent[name] = True
+    for name in sorted(projects, reverse=True):
+        if excess <= 0:
+            break
+        excess -= _size({name: projects.pop(name)})
+    return shared
+
+
 def desired(
     resolutions: Mapping[str, Resolution],
     credentials: Iterable[Credential],
@@ -220,7 +241,7 @@ def desired(
     credentials = list(credentials)
     everywhere = anywhere(credentials)
     sources = [c for c in credentials if source_scope(c, settings) is not None]
-    shared = shared_spec(sources, settings, resolutions, everywhere)
+    shared = fit(shared_spec(sources, settings, resolutions, everywhere))
     own = {name: namespace_spec(resolutions[name]) for name in shared["covered"]}
     room = min(held_bytes, MAX_SHARED_BYTES - _size(shared))
     kept = held({n: s for n, s in own.items() if n != settings.credentials_namespace}, room)
