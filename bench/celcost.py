@@ -4,9 +4,10 @@
     .venv/bin/python bench/celcost.py [--containers N]
 
 Builds `celcost/` once (Go, k8s.io/apiserver v0.36.3's base CEL environment: its libraries, cost
-tracking and optimisations) and feeds it the mutating
-policy's variables (`app.core.policy.cel.variables`, as `pullpass-namespace` binds them) over a
-namespace object with 5 credentials of the fixtures' keys, and a pod of the `cost` bench's images.
+tracking and optimisations) and feeds it the mutating policy's variables
+(`app.core.policy.cel.variables`, as `pullpass-namespace` binds them) over a namespace object with
+5 credentials of the fixtures' keys (`make_fixtures.KEYS`, two each, and Docker Hub's), and a pod
+of the `cost` bench's images (`realcluster.IMAGES`).
 It prints each variable's µs and allocations per evaluation: what the API server's CEL costs
 without the pod's conversion, the patch pipeline or the JSON Patch expression (its `JSONPatch`
 type exists only in the API server's mutating environment). Run by hand; not part of `make test`.
@@ -24,25 +25,14 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
+from make_fixtures import KEYS  # noqa: E402
+from realcluster import IMAGES  # noqa: E402
+
 import bench  # noqa: E402
 from app.core.credentials.credential import Credential, NamespaceInfo  # noqa: E402
 from app.core.credentials.scope import ScopeSettings, resolve  # noqa: E402
 from app.core.policy import cel  # noqa: E402
 from app.core.policy.parameters import namespace_spec  # noqa: E402
-
-KEYS = [
-    "quay.io",
-    "registry.example.com:5000",
-    "*.corp.example",
-    "ghcr.io/acme",
-    "harbor.internal.example/team-a",
-    "https://registry.gitlab.example/v2/",
-    "docker.io",
-    "10.0.0.5:5000",
-    "*.dkr.ecr.eu-west-1.amazonaws.com",
-    "r9.registry.example",
-]
-IMAGES = ["quay.io/acme/web:1.2", "nginx:1.27", "ghcr.io/acme/api:v3"]
 
 
 def main() -> None:
