@@ -244,6 +244,9 @@ def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
     # policy skips it and needs no keys of it; fresh and pullpass-system lack ghcr.io.
     assert shared["quiet"] == {"team": True}
     assert shared["scopes"] == {"pullpass-system": index_keys([])}
+    # There, only images starting with a host of the cluster's keys can get a warning.
+    assert shared["gaps"] == {"pullpass-system": ["ghcr.io", "quay.io"]}
+    assert (shared["projectGaps"], shared["clusterGaps"]) == ({}, ["ghcr.io"])
     # Past the budget, team gets an object of its own, which holds nothing for the warnings.
     past = desired(resolutions, [own, cluster], scope, held_bytes=0)
     assert sorted(past) == [*sorted(wanted), ("team", "pullpass")]
@@ -256,8 +259,9 @@ def test_desired_objects_only_where_the_shared_rules_fall_short() -> None:
 def test_a_shared_spec_past_its_budget_sheds_warnings_detail_not_rules(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Tenants' namespaces and Secrets grow `scopes` and `projectOf`; past the budget the
-    largest scopes become `quiet` (no false warning), then `projectOf` entries go."""
+    """Tenants' namespaces and Secrets grow `gaps`, `scopes` and `projectOf`; past the budget
+    the gaps go first (pods looked at in full), then the largest scopes become `quiet` (no
+    false warning), then `projectOf` entries go."""
     spec = {
         "covered": {"a": True, "b": True},
         "scopes": {"a": index_keys(compile_keys(["quay.io"])), "b": index_keys([])},
@@ -267,6 +271,12 @@ def test_a_shared_spec_past_its_budget_sheds_warnings_detail_not_rules(
     size = len(json.dumps(spec, separators=(",", ":")))
     monkeypatch.setattr(parameters, "MAX_SHARED_BYTES", size)
     assert parameters.fit(json.loads(json.dumps(spec))) == spec
+    without = {**spec, "gaps": {}, "projectGaps": {}}
+    room = len(json.dumps(without, separators=(",", ":")))
+    monkeypatch.setattr(parameters, "MAX_SHARED_BYTES", room)
+    gapped = {**spec, "gaps": {"a": ["x.example"]}, "projectGaps": {"p": ["a.example"] * 2}}
+    assert parameters.fit(json.loads(json.dumps(gapped))) == without
+    monkeypatch.setattr(parameters, "MAX_SHARED_BYTES", size)
     monkeypatch.setattr(parameters, "MAX_SHARED_BYTES", size - 30)
     trimmed = parameters.fit(json.loads(json.dumps(spec)))
     assert trimmed["scopes"] == {"b": index_keys([])}
@@ -356,6 +366,15 @@ def test_shared_rules_namespaces_that_can_warn_have_their_project_listed() -> No
     ]
     assert shared["projectOf"] == {"in-a": "a", "in-b": "", "none": ""}
     assert "own" in shared["scopes"]
+    # The condition's prefixes for each scope it reads: own's, project a's, the cluster's.
+    assert shared["gaps"] == {"own": ["elsewhere.example"]}
+    assert shared["projectGaps"] == {"a": ["elsewhere.example"]}
+    assert shared["clusterGaps"] == ["elsewhere.example"]
+    hub = Credential("other", "hub", dockercfg, {}, {}, ("https://index.docker.io/v1/",))
+    unbounded = desired(resolutions, [source, elsewhere, hub], scope)
+    shared = unbounded[("pullpass-system", "pullpass-shared")]
+    assert (shared["gaps"], shared["projectGaps"]) == ({}, {})
+    assert "clusterGaps" not in shared, "Docker Hub images need not name their host"
     assert (
         desired(resolutions, [source], scope)[("pullpass-system", "pullpass-shared")]["projectOf"]
         == {}

@@ -218,13 +218,38 @@ _SERVED_IN_PROJECT = (
 )
 
 
+def _starts_with_one_of(prefixes: str) -> str:
+    """Whether some container's image starts with one of `prefixes` (a CEL list of strings)."""
+    each = "object.spec.{0}.exists(c, has(c.image) && {1}.exists(p, c.image.startsWith(p)))"
+    return " || ".join(
+        f"(has(object.spec.{field}) && {each.format(field, prefixes)})"
+        for field in ("initContainers", "containers")
+    )
+
+
+def _may_warn(field: str, key: str) -> str:
+    """Whether a pod may get a warning by the scope's `gaps` entry (`field[key]`, a list of
+    image prefixes): when the scope has none listed, it may."""
+    listed = f"params.spec.{field}"
+    return f"(!(has({listed}) && {key} in {listed}) || {_starts_with_one_of(f'{listed}[{key}]')})"
+
+
+_MAY_WARN_IN_PROJECT = (
+    f"({_PROJECT} == '' ? (!has(params.spec.clusterGaps) || "
+    f"{_starts_with_one_of('params.spec.clusterGaps')}) : "
+    f"{_may_warn('projectGaps', _PROJECT)})"
+)
+
+
 def warning_condition() -> str:
     """The warnings policy's match condition: false where it could warn of nothing.
 
     Not in a `quiet` namespace, and otherwise only when some image is served somewhere in the
     cluster and not in scope (`warning_variables`' `unserved`), the scope read from the shared
     object alone: a covered namespace's `scopes`, else its project as `projectOf` lists it and
-    the cluster's keys. A namespace not listed yet (new, or past the bound) holds: its scope
+    the cluster's keys. Before any image is parsed, the scope's `gaps` (`gaps.gaps`) rule out
+    the pods none of whose images starts with a prefix where a warning can arise: a few string
+    comparisons per image. A namespace not listed yet (new, or past the bound) holds: its scope
     comes from `namespaceObject`, which a match condition cannot read. A false condition stops
     the policy after one conversion of the pod, before its validations and messages convert it
     twice more and parse its images twice (docs/performance.md, section 7).
@@ -233,8 +258,9 @@ def warning_condition() -> str:
     targets = _targets(f"({_images()})")
     return (
         "!(request.namespace in params.spec.quiet) && "
-        f"({_COVERED} ? {targets}.exists(t, {anywhere} && !{_SERVED_IN_COVERED}) : "
-        f"request.namespace in params.spec.projectOf ? "
+        f"({_COVERED} ? {_may_warn('gaps', 'request.namespace')} && "
+        f"{targets}.exists(t, {anywhere} && !{_SERVED_IN_COVERED}) : "
+        f"request.namespace in params.spec.projectOf ? {_MAY_WARN_IN_PROJECT} && "
         f"{targets}.exists(t, {anywhere} && !{_SERVED_IN_PROJECT}) : true)"
     )
 

@@ -40,6 +40,10 @@ MAX_PROJECTS = 256
 MAX_COVERED = 10000
 MAX_ANYWHERE = 256
 MAX_WARNINGS = 8
+# A scope's image prefixes where a warning can arise (`gaps`): past MAX_GAPS the scope has none
+# listed and its pods are looked at in full; a prefix is cut to GAP_LENGTH (still a prefix).
+MAX_GAPS = 16
+GAP_LENGTH = 64
 # The covered namespaces' resolutions the shared object holds (JSON bytes), and one namespace's
 # share of it (~120 keys), so that one tenant's credentials cannot fill it; past them, objects of
 # their own. They never take the shared spec past MAX_SHARED_BYTES: etcd stores an object of at
@@ -103,6 +107,10 @@ def _entries() -> _Object:
     return {"type": "array", "maxItems": MAX_ENTRIES, "items": entry}
 
 
+def _prefixes() -> _Object:
+    return {"type": "array", "maxItems": MAX_GAPS, "items": _string(GAP_LENGTH)}
+
+
 def crd() -> _Object:
     spec = {
         "type": "object",
@@ -156,6 +164,19 @@ def crd() -> _Object:
                 "maxProperties": MAX_COVERED,
                 "additionalProperties": _string(NAME_LENGTH),
             },
+            # Optional, so that objects written before them stay valid; absent, every pod is
+            # looked at in full.
+            "gaps": {
+                "type": "object",
+                "maxProperties": MAX_COVERED,
+                "additionalProperties": _prefixes(),
+            },
+            "projectGaps": {
+                "type": "object",
+                "maxProperties": MAX_PROJECTS,
+                "additionalProperties": _prefixes(),
+            },
+            "clusterGaps": _prefixes(),
         },
     }
     return {

@@ -30,6 +30,7 @@ from app.core.policy.compile import (
     index_keys,
     parameter_entries,
 )
+from app.core.policy.gaps import gaps
 from app.core.policy.manifests import (
     MAX_ANYWHERE,
     MAX_COVERED,
@@ -149,9 +150,11 @@ def shared_spec(
     (`covered`) and those where no warning can arise, or whose keys in scope are too many to
     list (`quiet`); the covered ones that are not
     quiet have their keys in scope as `scopes`, and the others that are not quiet their
-    project as `projectOf`, for the warnings. `everywhere`: `anywhere` of
+    project as `projectOf`, for the warnings, and each of those scopes its `gaps` when it has
+    them (covered namespaces', projects', the cluster's). `everywhere`: `anywhere` of
     every credential in the cluster. `held` is left empty: `desired` fills it with what room
     the rest leaves."""
+    everywhere = everywhere or []
     projects: dict[str, list[Scoped]] = {}
     cluster: list[Scoped] = []
     for source in sorted(sources, key=lambda c: c.name):
@@ -174,8 +177,24 @@ def shared_spec(
     # out would make the warnings policy take an image served here for one served only elsewhere
     # (fewer warnings there, never a false one), and the shared object stays small.
     crowded = [name for name, keys in scoped.items() if len(keys) > MAX_ANYWHERE]
-    silent = sorted({*quiet(resolutions, everywhere or []), *crowded})[:MAX_COVERED]
+    silent = sorted({*quiet(resolutions, everywhere), *crowded})[:MAX_COVERED]
     skipped = set(silent)
+    projects_of = dict(
+        [
+            (name, project(r))
+            for name, r in sorted(resolutions.items())
+            if name not in own and name not in skipped
+        ][:MAX_COVERED]
+    )
+    cluster_keys = [k for e in cluster_entries for k in e["keys"]]
+    project_keys = {p: [k for e in compiled[p] for k in e["keys"]] for p in compiled}
+    listed = {name: gaps(keys, everywhere) for name, keys in scoped.items() if name not in skipped}
+    by_project = {
+        p: gaps(project_keys[p] + cluster_keys, everywhere)
+        for p in sorted(set(projects_of.values()) - {""})
+        if p in project_keys
+    }
+    cluster_gaps = gaps(cluster_keys, everywhere)
     return {
         "credentials": [],
         "credentialsIndex": index_entries([]),
@@ -185,30 +204,34 @@ def shared_spec(
         "clusterIndex": index_entries(cluster_entries),
         "covered": dict.fromkeys(own, True),
         "held": {},
-        "anywhere": index_keys(everywhere or []),
+        "anywhere": index_keys(everywhere),
         "scopes": {
             name: index_keys(keys[:MAX_ANYWHERE])
             for name, keys in scoped.items()
             if name not in skipped
         },
         "quiet": dict.fromkeys(silent, True),
-        "projectOf": dict(
-            [
-                (name, project(r))
-                for name, r in sorted(resolutions.items())
-                if name not in own and name not in skipped
-            ][:MAX_COVERED]
-        ),
+        "projectOf": projects_of,
+        "gaps": {name: g for name, g in listed.items() if g is not None},
+        "projectGaps": {p: g for p, g in by_project.items() if g is not None},
+        **({} if cluster_gaps is None else {"clusterGaps": cluster_gaps}),
     }
 
 
 def fit(shared: Spec) -> Spec:
     """The shared spec within MAX_SHARED_BYTES, whatever tenants' namespaces and Secrets hold:
     past it, etcd would refuse every write of the object, and every namespace it serves would
-    keep stale rules. The largest `scopes` entries go first, each namespace listed `quiet`
+    keep stale rules. `gaps` entries go first, the largest first (those scopes' pods are looked
+    at in full), then the largest `scopes` entries, each namespace listed `quiet`
     instead (no warnings there, never a false one), then `projectOf` entries from the end of the
     name order (those namespaces' pods are evaluated in full, as a new namespace's are)."""
     excess = _size(shared) - MAX_SHARED_BYTES
+    for field in ("gaps", "projectGaps"):
+        listed = shared.get(field, {})
+        for name in sorted(listed, key=lambda name: (-_size(listed[name]), name)):
+            if excess <= 0:
+                break
+            excess -= _size({name: listed.pop(name)})
     scopes, silent, projects = shared["scopes"], shared["quiet"], shared["projectOf"]
     by_size = sorted(scopes, key=lambda name: (-_size(scopes[name]), name))
     for name in by_size:

@@ -198,3 +198,55 @@ def test_a_namespace_past_project_of_is_evaluated_in_full(policy_mode: PolicyClu
         30,
         "skipped again",
     )
+
+
+@pytest.mark.parametrize("scope", ["own", "project", "cluster"])
+def test_the_condition_rules_out_pods_by_their_scope_gaps(
+    policy_mode: PolicyCluster, scope: str
+) -> None:
+    """A scope's `gaps` decide before any image is parsed: a pod none of whose images starts
+    with one is skipped. Listed here by hand without the sentinel's registry, they skip even a
+    pod the webhook warns about, which shows the API server reads them (the writer lists only
+    prefixes no warning can escape: unit tests); a pod with an image that starts with one is
+    evaluated in full and gets the webhook's warning. The writer's pass takes them back."""
+    ns, team = f"pm-gaps-{scope}", {"pullpass.io/project": "gaps-team"}
+    field, entry = {
+        "own": ("gaps", ns),
+        "project": ("projectGaps", "gaps-team"),
+        "cluster": ("clusterGaps", None),
+    }[scope]
+    objects = {
+        "own": [namespace(ns), secret(ns, "own", "quay.io")],
+        "project": [
+            namespace(ns, labels=team),
+            secret(CREDENTIALS_NAMESPACE, "gaps-team-quay", "quay.io", labels=team),
+        ],
+        "cluster": [namespace(ns)],
+    }[scope]
+    policy_mode.write(objects)
+    shared = ["-n", CREDENTIALS_NAMESPACE, "pullpassrules", SHARED_OBJECT]
+    stored = policy_mode.kubectl.json("get", *shared)["spec"]
+    if scope == "own":
+        assert ns in stored["scopes"]
+    else:
+        assert stored["projectOf"][ns] == ("gaps-team" if scope == "project" else "")
+    warned_image = "sentinel.registry.example/x:1"
+    warned = pod(ns, warned_image, name="p")
+    both = pod(ns, "gaps.nowhere.example/b:1", warned_image, name="p")
+    index = policy_mode.index()
+    want, want_both = (webhook_warnings(policy_mode, m, index) for m in (warned, both))
+    assert len(want) == 1
+    assert want_both == want
+    eventually(lambda: policy_warnings(policy_mode, warned) == want, 30, "the warning")
+    prefixes = ["gaps.nowhere.example"]
+    value = prefixes if entry is None else {**stored.get(field, {}), entry: prefixes}
+    patch = json.dumps({"spec": {field: value}})
+    policy_mode.kubectl("patch", *shared, "--type=merge", "-p", patch)
+    eventually(lambda: policy_warnings(policy_mode, warned) == [], 30, "the pod ruled out")
+    before = skipped_by_condition(policy_mode)
+    assert policy_warnings(policy_mode, warned) == []
+    assert skipped_by_condition(policy_mode) == before + 1
+    assert policy_warnings(policy_mode, both) == want
+    assert skipped_by_condition(policy_mode) == before + 1, "evaluated in full"
+    policy_mode.write_parameters()
+    eventually(lambda: policy_warnings(policy_mode, warned) == want, 30, "the warning back")
