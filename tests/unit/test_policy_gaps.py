@@ -12,7 +12,7 @@ from app.core.credentials.credential import Credential
 from app.core.images.keyring import RegistryKey, lookup, parse_key
 from app.core.images.reference import parse_image
 from app.core.policy.compile import compile_keys
-from app.core.policy.gaps import gaps
+from app.core.policy.gaps import Gaps
 from app.core.policy.manifests import GAP_LENGTH, MAX_GAPS
 from app.core.policy.parameters import anywhere
 
@@ -67,7 +67,7 @@ def _warns(image: str, scope: list[str], everywhere: list[str]) -> bool:
 def _gaps(scope: list[str], elsewhere: list[str]) -> list[str] | None:
     dockercfg = "kubernetes.io/dockerconfigjson"
     cluster = anywhere([Credential("x", "y", dockercfg, {}, {}, (*scope, *elsewhere))])
-    return gaps(compile_keys(scope), cluster)
+    return Gaps(cluster)(compile_keys(scope))
 
 
 @settings(max_examples=300, deadline=None)

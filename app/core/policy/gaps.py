@@ -19,37 +19,45 @@ from app.core.policy.manifests import GAP_LENGTH, MAX_GAPS
 _HUB_HOSTS = ("docker.io", "index.docker.io")
 
 
-def _subsumed(key: CompiledKey, scope: Sequence[CompiledKey]) -> bool:
-    return any(
-        s["host"] == key["host"] and s["port"] == key["port"] and key["path"].startswith(s["path"])
-        for s in scope
-    )
-
-
 def _prefix(key: CompiledKey) -> str | None:
     host = key["exact"]
     if not host or host in _HUB_HOSTS or ":" in host or "[" in host:
         return None
-    return host + (":" + key["port"] if key["port"] else "") + key["path"]
+    return (host + (":" + key["port"] if key["port"] else "") + key["path"])[:GAP_LENGTH]
 
 
-def gaps(scope: Sequence[CompiledKey], everywhere: Sequence[CompiledKey]) -> list[str] | None:
-    """The prefixes, each at most GAP_LENGTH characters (a shorter prefix still holds), none
-    starting with another, sorted; [] when no image can warn in `scope`; None past MAX_GAPS or
-    when some key of `everywhere` has no prefix."""
-    hub_in_scope = any(k["dockerHub"] for k in scope)
-    if any(k["dockerHub"] for k in everywhere) and not hub_in_scope:
-        return None
-    prefixes: set[str] = set()
-    for key in everywhere:
-        if _subsumed(key, scope) or (hub_in_scope and key["exact"] in _HUB_HOSTS):
-            continue
-        prefix = _prefix(key)
-        if prefix is None:
+class Gaps:
+    """The gaps of any scope against the cluster's keys (`everywhere`), each key's prefix worked
+    out once: the leader asks for every covered namespace's, every project's and the cluster's
+    on each pass."""
+
+    def __init__(self, everywhere: Sequence[CompiledKey]) -> None:
+        self._hub = any(k["dockerHub"] for k in everywhere)
+        self._keys = [
+            (k["host"], k["port"], k["path"], k["exact"] in _HUB_HOSTS, _prefix(k))
+            for k in everywhere
+        ]
+
+    def __call__(self, scope: Sequence[CompiledKey]) -> list[str] | None:
+        """The prefixes, each at most GAP_LENGTH characters (a shorter prefix still holds), none
+        starting with another, sorted; [] when no image can warn in `scope`; None past MAX_GAPS
+        or when some key out of scope has no prefix."""
+        hub_in_scope = any(k["dockerHub"] for k in scope)
+        if self._hub and not hub_in_scope:
             return None
-        prefixes.add(prefix[:GAP_LENGTH])
-    kept: list[str] = []
-    for prefix in sorted(prefixes):
-        if not (kept and prefix.startswith(kept[-1])):
-            kept.append(prefix)
-    return kept if len(kept) <= MAX_GAPS else None
+        paths: dict[tuple[str, str], list[str]] = {}
+        for key in scope:
+            paths.setdefault((key["host"], key["port"]), []).append(key["path"])
+        prefixes: set[str] = set()
+        for host, port, path, hub_host, prefix in self._keys:
+            known = paths.get((host, port))
+            if (hub_in_scope and hub_host) or (known and any(map(path.startswith, known))):
+                continue
+            if prefix is None:
+                return None
+            prefixes.add(prefix)
+        kept: list[str] = []
+        for prefix in sorted(prefixes):
+            if not (kept and prefix.startswith(kept[-1])):
+                kept.append(prefix)
+        return kept if len(kept) <= MAX_GAPS else None

@@ -30,7 +30,7 @@ from app.core.policy.compile import (
     index_keys,
     parameter_entries,
 )
-from app.core.policy.gaps import gaps
+from app.core.policy.gaps import Gaps
 from app.core.policy.manifests import (
     MAX_ANYWHERE,
     MAX_COVERED,
@@ -188,13 +188,14 @@ def shared_spec(
     )
     cluster_keys = [k for e in cluster_entries for k in e["keys"]]
     project_keys = {p: [k for e in compiled[p] for k in e["keys"]] for p in compiled}
-    listed = {name: gaps(keys, everywhere) for name, keys in scoped.items() if name not in skipped}
+    gaps = Gaps(everywhere)
+    listed = {name: gaps(keys) for name, keys in scoped.items() if name not in skipped}
     by_project = {
-        p: gaps(project_keys[p] + cluster_keys, everywhere)
+        p: gaps(project_keys[p] + cluster_keys)
         for p in sorted(set(projects_of.values()) - {""})
         if p in project_keys
     }
-    cluster_gaps = gaps(cluster_keys, everywhere)
+    cluster_gaps = gaps(cluster_keys)
     return {
         "credentials": [],
         "credentialsIndex": index_entries([]),
