@@ -10,7 +10,7 @@ the kubelet could never match (unparsable, or a label that is a bad pattern) are
 kubelet skips them. Only key structure is kept: no credential data can reach a parameter object.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TypedDict
 
 from app.core.credentials.scope import Scoped
@@ -104,15 +104,37 @@ def compile_key(key: RegistryKey) -> CompiledKey | None:
 def compile_keys(raw_keys: Iterable[str]) -> list[CompiledKey]:
     """The distinct compiled keys, in first-seen order."""
     out: list[CompiledKey] = []
+    seen: set[tuple[object, ...]] = set()
     for raw in raw_keys:
         key = parse_key(raw)
         compiled = compile_key(key) if key is not None else None
-        if compiled is not None and compiled not in out:
+        if compiled is not None and tuple(compiled.values()) not in seen:
+            seen.add(tuple(compiled.values()))
             out.append(compiled)
     return out
 
 
-def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
+# How a caller has a credential's keys compiled: `compile_keys`, or a pass's `KeyCache`.
+KeysOf = Callable[[tuple[str, ...]], list[CompiledKey]]
+
+
+class KeyCache:
+    """Each credential's keys compiled once in a leader's pass, dropped with it: a project's
+    sources are in scope of every covered namespace of the project, and each view of the pass
+    (scopes, entries, the cluster's keys) reads them again. The lists are shared: not to be
+    changed."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple[str, ...], list[CompiledKey]] = {}
+
+    def __call__(self, raw_keys: tuple[str, ...]) -> list[CompiledKey]:
+        found = self._compiled.get(raw_keys)
+        if found is None:
+            found = self._compiled[raw_keys] = compile_keys(raw_keys)
+        return found
+
+
+def compile_entries(credentials: Iterable[Scoped], keys: KeysOf = compile_keys) -> list[Entry]:
     """One entry per credential, in the order given (webhook order, from `scope.resolve`).
 
     Past the schema's bounds (128 credentials in one list, 32 distinct keys in one credential)
@@ -120,7 +142,7 @@ def compile_entries(credentials: Iterable[Scoped]) -> list[Entry]:
     docs/policy-mode.md.
     """
     entries: list[Entry] = [
-        {"name": c.secret, "scope": c.scope, "keys": compile_keys(c.source.keys)[:MAX_KEYS]}
+        {"name": c.secret, "scope": c.scope, "keys": keys(c.source.keys)[:MAX_KEYS]}
         for c in credentials
     ]
     return entries[:MAX_ENTRIES]

@@ -24,6 +24,8 @@ from app.core.credentials.scope import (
 from app.core.policy.compile import (
     CompiledKey,
     Entry,
+    KeyCache,
+    KeysOf,
     compile_entries,
     compile_keys,
     index_entries,
@@ -49,19 +51,34 @@ def covered(resolution: Resolution) -> bool:
     return bool(resolution.conflicts) or any(c.scope == NAMESPACE for c in resolution.credentials)
 
 
-def anywhere(credentials: Iterable[Credential]) -> list[CompiledKey]:
-    """The distinct keys of every registry credential in the cluster, for the warnings, in a
-    stable order; past the schema's bound the rest is left out (fewer warnings, same pulls)."""
-    keys = compile_keys(k for c in credentials for k in c.keys)
-    ordered = sorted(keys, key=lambda k: (k["host"], k["port"], k["path"], k["dockerHub"]))
-    return ordered[:MAX_ANYWHERE]
-
-
 def _frozen(key: CompiledKey) -> tuple[object, ...]:
     return tuple(key.values())
 
 
-def quiet(resolutions: Mapping[str, Resolution], everywhere: list[CompiledKey]) -> list[str]:
+def _distinct(keys: Iterable[CompiledKey]) -> list[CompiledKey]:
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for key in keys:
+        frozen = _frozen(key)
+        if frozen not in seen:
+            seen.add(frozen)
+            out.append(key)
+    return out
+
+
+def anywhere(credentials: Iterable[Credential], keys: KeysOf = compile_keys) -> list[CompiledKey]:
+    """The distinct keys of every registry credential in the cluster, for the warnings, in a
+    stable order; past the schema's bound the rest is left out (fewer warnings, same pulls)."""
+    distinct = _distinct(k for c in credentials for k in keys(c.keys))
+    ordered = sorted(distinct, key=lambda k: (k["host"], k["port"], k["path"], k["dockerHub"]))
+    return ordered[:MAX_ANYWHERE]
+
+
+def quiet(
+    resolutions: Mapping[str, Resolution],
+    everywhere: list[CompiledKey],
+    keys: KeysOf = compile_keys,
+) -> list[str]:
     """The enabled namespaces with every key of `everywhere` in scope, where no image can get a
     warning (a key that serves it somewhere serves it here), so the warnings policy is skipped;
     past the schema's bound the rest are evaluated as before."""
@@ -69,28 +86,22 @@ def quiet(resolutions: Mapping[str, Resolution], everywhere: list[CompiledKey]) 
     compiled: dict[tuple[str, ...], set[tuple[object, ...]]] = {}
     out = []
     for name, resolution in sorted(resolutions.items()):
-        in_scope: set[tuple[object, ...]] = set()
+        scope: set[tuple[object, ...]] = set()
         for credential in resolution.credentials:
-            keys = credential.source.keys
-            if keys not in compiled:
-                compiled[keys] = {_frozen(k) for k in compile_keys(keys)}
-            in_scope |= compiled[keys]
-        if wanted <= in_scope:
+            raw = credential.source.keys
+            if raw not in compiled:
+                compiled[raw] = {_frozen(k) for k in keys(raw)}
+            scope |= compiled[raw]
+        if wanted <= scope:
             out.append(name)
     return out[:MAX_COVERED]
 
 
-def in_scope(resolution: Resolution) -> list[CompiledKey]:
+def in_scope(resolution: Resolution, keys: KeysOf = compile_keys) -> list[CompiledKey]:
     """The distinct keys the namespace's pods are served by in policy mode (its entries, within
     their bounds), for the warnings."""
-    seen: set[tuple[object, ...]] = set()
-    out = []
-    for entry in compile_entries(resolution.credentials):
-        for key in entry["keys"]:
-            if _frozen(key) not in seen:
-                seen.add(_frozen(key))
-                out.append(key)
-    return out
+    entries = compile_entries(resolution.credentials, keys)
+    return _distinct(k for entry in entries for k in entry["keys"])
 
 
 def project(resolution: Resolution) -> str:
@@ -101,8 +112,8 @@ def project(resolution: Resolution) -> str:
     return next((s.removeprefix("project:") for s in scopes if s.startswith("project:")), "")
 
 
-def namespace_spec(resolution: Resolution) -> Spec:
-    credentials = compile_entries(resolution.credentials)
+def namespace_spec(resolution: Resolution, keys: KeysOf = compile_keys) -> Spec:
+    credentials = compile_entries(resolution.credentials, keys)
     return {
         "credentials": parameter_entries(credentials),
         "credentialsIndex": index_entries(credentials),
@@ -145,6 +156,7 @@ def shared_spec(
     settings: ScopeSettings,
     resolutions: Mapping[str, Resolution],
     everywhere: list[CompiledKey] | None = None,
+    keys: KeysOf = compile_keys,
 ) -> Spec:
     """`resolutions`: every enabled namespace's, to find those the shared rules would get wrong
     (`covered`) and those where no warning can arise, or whose keys in scope are too many to
@@ -152,7 +164,8 @@ def shared_spec(
     quiet have their keys in scope as `scopes`, and the others that are not quiet their
     project as `projectOf`, for the warnings, and each of those scopes its `gaps` when it has
     them (covered namespaces', projects', the cluster's). `everywhere`: `anywhere` of
-    every credential in the cluster. `held` is left empty: `desired` fills it with what room
+    every credential in the cluster; `keys`, how credentials' keys are compiled (a pass's
+    `KeyCache`). `held` is left empty: `desired` fills it with what room
     the rest leaves."""
     everywhere = everywhere or []
     projects: dict[str, list[Scoped]] = {}
@@ -165,19 +178,21 @@ def shared_spec(
             projects.setdefault(scope.removeprefix("project:"), []).append(
                 Scoped(source.name, scope, source)
             )
-    compiled: dict[str, list[Entry]] = {p: compile_entries(s) for p, s in sorted(projects.items())}
+    compiled: dict[str, list[Entry]] = {
+        p: compile_entries(s, keys) for p, s in sorted(projects.items())
+    }
     own = {
         name: r
         for name, r in sorted(resolutions.items())
         if covered(r) or name == settings.credentials_namespace
     }
-    cluster_entries = compile_entries(cluster)
-    scoped = {name: in_scope(r) for name, r in own.items()}
+    cluster_entries = compile_entries(cluster, keys)
+    scoped = {name: in_scope(r, keys) for name, r in own.items()}
     # A covered namespace with more keys in scope than `scopes` holds is skipped too: a key left
     # out would make the warnings policy take an image served here for one served only elsewhere
     # (fewer warnings there, never a false one), and the shared object stays small.
     crowded = [name for name, keys in scoped.items() if len(keys) > MAX_ANYWHERE]
-    silent = sorted({*quiet(resolutions, everywhere), *crowded})[:MAX_COVERED]
+    silent = sorted({*quiet(resolutions, everywhere, keys), *crowded})[:MAX_COVERED]
     skipped = set(silent)
     projects_of = dict(
         [
@@ -263,10 +278,11 @@ def desired(
     it is enabled.
     """
     credentials = list(credentials)
-    everywhere = anywhere(credentials)
+    keys = KeyCache()
+    everywhere = anywhere(credentials, keys)
     sources = [c for c in credentials if source_scope(c, settings) is not None]
-    shared = fit(shared_spec(sources, settings, resolutions, everywhere))
-    own = {name: namespace_spec(resolutions[name]) for name in shared["covered"]}
+    shared = fit(shared_spec(sources, settings, resolutions, everywhere, keys))
+    own = {name: namespace_spec(resolutions[name], keys) for name in shared["covered"]}
     room = min(held_bytes, MAX_SHARED_BYTES - _size(shared))
     kept = held({n: s for n, s in own.items() if n != settings.credentials_namespace}, room)
     shared["held"] = kept
