@@ -24,6 +24,7 @@ from app.core.images.reference import parse_image
 from app.core.policy import parameters
 from app.core.policy.compile import (
     CompiledKey,
+    KeyCache,
     compile_entries,
     compile_key,
     compile_keys,
@@ -434,3 +435,12 @@ def test_a_namespace_with_more_keys_than_scopes_holds_gets_no_warnings() -> None
     assert shared["quiet"] == {"big": True}
     assert sorted(shared["scopes"]) == ["small"]
     assert len(shared["scopes"]["small"]["exact"]) == 30
+
+
+def test_a_pass_compiles_each_credentials_keys_once() -> None:
+    """The views of a leader's pass read the same list, equal to what `compile_keys` gives."""
+    cache = KeyCache()
+    raw = ("quay.io", "quay.io", "*.corp.example:5000/team")
+    assert cache(raw) is cache(raw)
+    assert cache(raw) == compile_keys(raw)
+    assert len(cache(raw)) == 2
