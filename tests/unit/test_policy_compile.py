@@ -304,15 +304,22 @@ def test_held_resolutions_never_take_the_shared_object_past_its_budget(
     assert ("b", "pullpass") in tight
 
 
-def test_the_shared_object_holds_resolutions_in_name_order_within_its_budget() -> None:
+def test_the_shared_object_holds_the_smallest_resolutions_within_its_budget() -> None:
     specs = {name: namespace_spec(_scope(name, ("quay.io",))) for name in ("b", "a", "c")}
     one = len(json.dumps({"a": held(specs)["a"]}, separators=(",", ":")))
     assert list(held(specs)) == ["a", "b", "c"]
-    assert list(held(specs, 2 * one)) == ["a", "b"]
+    assert list(held(specs, 2 * one)) == ["a", "b"]  # equal sizes: by name
     assert list(held(specs, one - 1)) == []
     big = {**specs, "a": namespace_spec(_scope("a", *[(f"r{i}.example",) for i in range(40)]))}
     # A namespace too large for what is left is passed over; the next ones still fit.
     assert list(held(big, 2 * one + 10)) == ["b", "c"]
+    # A larger namespace first by name does not take the room of two smaller ones.
+    wider = {**specs, "a": namespace_spec(_scope("a", ("quay.io",), ("ghcr.io",)))}
+    larger = len(json.dumps({"a": held(wider)["a"]}, separators=(",", ":")))
+    assert one < larger < 2 * one
+    assert list(held(wider, 2 * one)) == ["b", "c"]
+    assert list(held(wider, larger + one)) == ["b", "c"]
+    assert list(held(wider, larger + 2 * one)) == ["a", "b", "c"]
     # One namespace's share is bounded whatever is left: its tenant cannot fill the object.
     keys = [(f"r{i}.example",) for i in range(200)]
     crowded = {**specs, "a": namespace_spec(_scope("a", *keys))}

@@ -137,18 +137,24 @@ def _size(value: object) -> int:
 
 def held(specs: Mapping[str, Spec], budget: int = MAX_HELD_BYTES) -> dict[str, Spec]:
     """The covered namespaces' resolutions (`namespace_spec`'s entries and index) that the shared
-    object holds, in name order, each while it fits in `budget` bytes of JSON and is within one
-    namespace's share: there the shared policy serves the namespace alone, one policy run per
-    pod. A namespace past them gets an object of its own, and the shared object stays well under
-    what etcd stores in one object, whatever one tenant's Secrets hold."""
-    out: dict[str, Spec] = {}
-    for name, spec in sorted(specs.items()):
-        part = {"credentials": spec["credentials"], "credentialsIndex": spec["credentialsIndex"]}
-        size = _size({name: part})
-        if size <= min(budget, MAX_HELD_NAMESPACE_BYTES) and len(out) < MAX_COVERED:
-            out[name] = part
-            budget -= size
-    return out
+    object holds, the smallest first (then by name) while they fit in `budget` bytes of JSON,
+    each within one namespace's share: there the shared policy serves the namespace alone, one
+    policy run per pod. A namespace past them gets an object of its own, and the shared object
+    stays well under what etcd stores in one object, whatever one tenant's Secrets hold. Smallest
+    first holds as many namespaces as the budget allows, and a tenant's large credential sets are
+    the ones pushed to objects of their own, not other tenants' namespaces. Listed by name."""
+    parts = {
+        name: {"credentials": spec["credentials"], "credentialsIndex": spec["credentialsIndex"]}
+        for name, spec in specs.items()
+    }
+    sized = sorted((_size({name: part}), name) for name, part in parts.items())
+    kept: list[str] = []
+    for size, name in sized:
+        if size > min(budget, MAX_HELD_NAMESPACE_BYTES) or len(kept) >= MAX_COVERED:
+            break
+        kept.append(name)
+        budget -= size
+    return {name: parts[name] for name in sorted(kept)}
 
 
 def shared_spec(
