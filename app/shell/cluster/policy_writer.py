@@ -165,6 +165,12 @@ class PolicyWriter(LeaderWork):
             action = "created"
         else:
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            # Stored with no managedFields: they would list every key of the spec's maps (each
+            # covered namespace, each host) again, about doubling the object that etcd stores
+            # and every watch of it carries. A create records them whatever it sends (and the
+            # API server drops them from an object too large with them); a replace of `[{}]`
+            # stores none.
+            body["metadata"]["managedFields"] = [{}]
             stored = call_json(
                 self.custom.replace_namespaced_custom_object,
                 GROUP,
