@@ -247,7 +247,7 @@ def warning_condition() -> str:
     Not in a `quiet` namespace, and otherwise only when some image is served somewhere in the
     cluster and not in scope (`warning_variables`' `unserved`), the scope read from the shared
     object alone: a covered namespace's `scopes`, else its project as `projectOf` lists it and
-    the cluster's keys. Before any image is parsed, the scope's `gaps` (`gaps.gaps`) rule out
+    the cluster's keys. Before any image is parsed, the scope's `gaps` (`gaps.Gaps`) rule out
     the pods none of whose images starts with a prefix where a warning can arise: a few string
     comparisons per image. A namespace not listed yet (new, or past the bound) holds: its scope
     comes from `namespaceObject`, which a match condition cannot read. A false condition stops

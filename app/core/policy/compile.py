@@ -108,8 +108,11 @@ def compile_keys(raw_keys: Iterable[str]) -> list[CompiledKey]:
     for raw in raw_keys:
         key = parse_key(raw)
         compiled = compile_key(key) if key is not None else None
-        if compiled is not None and tuple(compiled.values()) not in seen:
-            seen.add(tuple(compiled.values()))
+        if compiled is None:
+            continue
+        frozen = tuple(compiled.values())
+        if frozen not in seen:
+            seen.add(frozen)
             out.append(compiled)
     return out
 

@@ -1,14 +1,14 @@
 """Where a warning can arise in a scope, as image prefixes (pure).
 
 A warning needs an image that some key in the cluster serves and no key in scope does. A key
-of the cluster that a key in scope subsumes (same host pattern and port, a longer path) can
-never be the reason, nor can a Docker Hub key where one is in scope (every Docker Hub image is
-served there). Any image that one of the other keys serves directly starts with that key's host,
-port and path, as the image is written: a pod none of whose images starts with one of those
-prefixes gets no warning, and the warnings policy's condition can say so without parsing an
-image. Keys whose images need not start with their host (Docker Hub's: `nginx`), or whose host
-is a glob or an IP literal, have no such prefix: then the scope has none (`None`), and every pod
-is looked at in full, as before.
+of the cluster that a key in scope subsumes (same host pattern and port, a path that starts
+with the scope key's) can never be the reason, nor can a Docker Hub key where one is in scope
+(every Docker Hub image is served there). Any image that one of the other keys serves directly
+starts with that key's host, port and path, as the image is written: a pod none of whose images
+starts with one of those prefixes gets no warning, and the warnings policy's condition can say
+so without parsing an image. Keys whose images need not start with their host (Docker Hub's:
+`nginx`), or whose host is a glob or an IP literal, have no such prefix: then the scope has
+none (`None`), and every pod is looked at in full, as before.
 """
 
 from collections.abc import Sequence

@@ -5,7 +5,8 @@ ValidatingAdmissionPolicy with the `Warn` action reads the shared object for the
 holds `anywhere`, every key in the cluster, and `scopes`, the keys in scope of each covered
 namespace, so a key new to the cluster is one write; its match condition skips it in the
 namespaces listed `quiet`, where every key of the cluster is in scope, and for the pods that no
-image of could warn of, from `scopes` or `projectOf`, each namespace's project):
+image of could warn of, first by the images' prefixes (`gaps`), then from `scopes` or
+`projectOf`, each namespace's project):
 - `pullpass-shared` reads the one shared object (`pullpass-shared` in the credentials namespace),
   which holds the project rules keyed by project and the cluster rules, so the first pod of a
   brand-new namespace is served at once through `namespaceObject`'s project label, and the
