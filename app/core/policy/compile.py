@@ -101,20 +101,30 @@ def compile_key(key: RegistryKey) -> CompiledKey | None:
     }
 
 
+def frozen(key: CompiledKey) -> tuple[object, ...]:
+    """A compiled key as a value to compare and count: keys are equal when all fields are."""
+    return tuple(key.values())
+
+
+def distinct_keys(keys: Iterable[CompiledKey]) -> list[CompiledKey]:
+    """The keys once each, in first-seen order."""
+    seen: set[tuple[object, ...]] = set()
+    out: list[CompiledKey] = []
+    for key in keys:
+        if frozen(key) not in seen:
+            seen.add(frozen(key))
+            out.append(key)
+    return out
+
+
+def _compiled(raw: str) -> CompiledKey | None:
+    key = parse_key(raw)
+    return compile_key(key) if key is not None else None
+
+
 def compile_keys(raw_keys: Iterable[str]) -> list[CompiledKey]:
     """The distinct compiled keys, in first-seen order."""
-    out: list[CompiledKey] = []
-    seen: set[tuple[object, ...]] = set()
-    for raw in raw_keys:
-        key = parse_key(raw)
-        compiled = compile_key(key) if key is not None else None
-        if compiled is None:
-            continue
-        frozen = tuple(compiled.values())
-        if frozen not in seen:
-            seen.add(frozen)
-            out.append(compiled)
-    return out
+    return distinct_keys(k for k in map(_compiled, raw_keys) if k is not None)
 
 
 # How a caller has a credential's keys compiled: `compile_keys`, or a pass's `KeyCache`.

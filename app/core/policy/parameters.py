@@ -28,6 +28,8 @@ from app.core.policy.compile import (
     KeysOf,
     compile_entries,
     compile_keys,
+    distinct_keys,
+    frozen,
     index_entries,
     index_keys,
     parameter_entries,
@@ -51,25 +53,10 @@ def covered(resolution: Resolution) -> bool:
     return bool(resolution.conflicts) or any(c.scope == NAMESPACE for c in resolution.credentials)
 
 
-def _frozen(key: CompiledKey) -> tuple[object, ...]:
-    return tuple(key.values())
-
-
-def _distinct(keys: Iterable[CompiledKey]) -> list[CompiledKey]:
-    seen: set[tuple[object, ...]] = set()
-    out = []
-    for key in keys:
-        frozen = _frozen(key)
-        if frozen not in seen:
-            seen.add(frozen)
-            out.append(key)
-    return out
-
-
 def anywhere(credentials: Iterable[Credential], keys: KeysOf = compile_keys) -> list[CompiledKey]:
     """The distinct keys of every registry credential in the cluster, for the warnings, in a
     stable order; past the schema's bound the rest is left out (fewer warnings, same pulls)."""
-    distinct = _distinct(k for c in credentials for k in keys(c.keys))
+    distinct = distinct_keys(k for c in credentials for k in keys(c.keys))
     ordered = sorted(distinct, key=lambda k: (k["host"], k["port"], k["path"], k["dockerHub"]))
     return ordered[:MAX_ANYWHERE]
 
@@ -82,7 +69,7 @@ def quiet(
     """The enabled namespaces with every key of `everywhere` in scope, where no image can get a
     warning (a key that serves it somewhere serves it here), so the warnings policy is skipped;
     past the schema's bound the rest are evaluated as before."""
-    wanted = {_frozen(k) for k in everywhere}
+    wanted = {frozen(k) for k in everywhere}
     compiled: dict[tuple[str, ...], set[tuple[object, ...]]] = {}
     out = []
     for name, resolution in sorted(resolutions.items()):
@@ -90,7 +77,7 @@ def quiet(
         for credential in resolution.credentials:
             raw = credential.source.keys
             if raw not in compiled:
-                compiled[raw] = {_frozen(k) for k in keys(raw)}
+                compiled[raw] = {frozen(k) for k in keys(raw)}
             scope |= compiled[raw]
         if wanted <= scope:
             out.append(name)
@@ -101,7 +88,7 @@ def in_scope(resolution: Resolution, keys: KeysOf = compile_keys) -> list[Compil
     """The distinct keys the namespace's pods are served by in policy mode (its entries, within
     their bounds), for the warnings."""
     entries = compile_entries(resolution.credentials, keys)
-    return _distinct(k for entry in entries for k in entry["keys"])
+    return distinct_keys(k for entry in entries for k in entry["keys"])
 
 
 def project(resolution: Resolution) -> str:
