@@ -87,8 +87,11 @@ def quiet(
 def in_scope(resolution: Resolution, keys: KeysOf = compile_keys) -> list[CompiledKey]:
     """The distinct keys the namespace's pods are served by in policy mode (its entries, within
     their bounds), for the warnings."""
-    entries = compile_entries(resolution.credentials, keys)
-    return distinct_keys(k for entry in entries for k in entry["keys"])
+    return distinct_keys(_keys_of(compile_entries(resolution.credentials, keys)))
+
+
+def _keys_of(entries: list[Entry]) -> list[CompiledKey]:
+    return [k for entry in entries for k in entry["keys"]]
 
 
 def project(resolution: Resolution) -> str:
@@ -184,7 +187,7 @@ def shared_spec(
     # A covered namespace with more keys in scope than `scopes` holds is skipped too: a key left
     # out would make the warnings policy take an image served here for one served only elsewhere
     # (fewer warnings there, never a false one), and the shared object stays small.
-    crowded = [name for name, keys in scoped.items() if len(keys) > MAX_ANYWHERE]
+    crowded = [name for name, scope in scoped.items() if len(scope) > MAX_ANYWHERE]
     silent = sorted({*quiet(resolutions, everywhere, keys), *crowded})[:MAX_COVERED]
     skipped = set(silent)
     projects_of = dict(
@@ -194,14 +197,13 @@ def shared_spec(
             if name not in own and name not in skipped
         ][:MAX_COVERED]
     )
-    cluster_keys = [k for e in cluster_entries for k in e["keys"]]
-    project_keys = {p: [k for e in compiled[p] for k in e["keys"]] for p in compiled}
+    cluster_keys = _keys_of(cluster_entries)
     gaps = Gaps(everywhere)
-    listed = {name: gaps(keys) for name, keys in scoped.items() if name not in skipped}
+    listed = {name: gaps(scope) for name, scope in scoped.items() if name not in skipped}
     by_project = {
-        p: gaps(project_keys[p] + cluster_keys)
+        p: gaps(_keys_of(compiled[p]) + cluster_keys)
         for p in sorted(set(projects_of.values()) - {""})
-        if p in project_keys
+        if p in compiled
     }
     cluster_gaps = gaps(cluster_keys)
     return {
@@ -215,8 +217,8 @@ def shared_spec(
         "held": {},
         "anywhere": index_keys(everywhere),
         "scopes": {
-            name: index_keys(keys[:MAX_ANYWHERE])
-            for name, keys in scoped.items()
+            name: index_keys(scope[:MAX_ANYWHERE])
+            for name, scope in scoped.items()
             if name not in skipped
         },
         "quiet": dict.fromkeys(silent, True),
