@@ -229,6 +229,11 @@ def shared_spec(
     }
 
 
+def _largest_first(entries: Mapping[str, object]) -> list[str]:
+    """Names by their values' JSON size, largest first, then by name."""
+    return sorted(entries, key=lambda name: (-_size(entries[name]), name))
+
+
 def fit(shared: Spec) -> Spec:
     """The shared spec within MAX_SHARED_BYTES, whatever tenants' namespaces and Secrets hold:
     past it, etcd would refuse every write of the object, and every namespace it serves would
@@ -239,13 +244,12 @@ def fit(shared: Spec) -> Spec:
     excess = _size(shared) - MAX_SHARED_BYTES
     for field in ("gaps", "projectGaps"):
         listed = shared.get(field, {})
-        for name in sorted(listed, key=lambda name: (-_size(listed[name]), name)):
+        for name in _largest_first(listed):
             if excess <= 0:
                 break
             excess -= _size({name: listed.pop(name)})
     scopes, silent, projects = shared["scopes"], shared["quiet"], shared["projectOf"]
-    by_size = sorted(scopes, key=lambda name: (-_size(scopes[name]), name))
-    for name in by_size:
+    for name in _largest_first(scopes):
         if excess <= 0 or len(silent) >= MAX_COVERED:
             break
         excess -= _size({name: scopes.pop(name)}) - _size({name: True})
